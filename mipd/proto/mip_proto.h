@@ -1,0 +1,354 @@
+/*
+ * Mobile IPv4 wire codec: RFC 5944 registration, RFC 3012/4721 challenge and
+ * MN-AAA authentication, RFC 2794 NAI, RFC 3024 reverse tunnelling, RFC 3115
+ * vendor-specific extensions, the RFC 4064 experimental message carrying the
+ * route-optimisation messages (DESIGN §6), and ICMP agent advertisement and
+ * solicitation (RFC 5944 §2.1).
+ *
+ * Decoding is strict: every length is checked against the buffer, unknown
+ * extensions 0-127 reject the whole message (RFC 5944 §1.9), unknown 128-255 are
+ * skipped.  Decoded structures point into the caller's buffer (no allocation),
+ * so the buffer must outlive them.
+ */
+#ifndef MIP_PROTO_H
+#define MIP_PROTO_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MIP_UDP_PORT 434
+#define MIP_DEFAULT_VENDOR_ID 32473u /* RFC 5612 documentation enterprise number */
+#define MIP_MAX_MSG 2048
+
+/* Message types (UDP 434). */
+enum mip_msg_type {
+    MIP_MSG_REG_REQUEST = 1,
+    MIP_MSG_REG_REPLY = 3,
+    MIP_MSG_EXPERIMENTAL = 255, /* RFC 4064; subtypes below (DESIGN §6) */
+};
+
+/* Subtypes of the experimental message (draft-ietf-mobileip-optim-11 numbering). */
+enum mip_exp_subtype {
+    MIP_EXP_BINDING_WARNING = 16,
+    MIP_EXP_BINDING_REQUEST = 17,
+    MIP_EXP_BINDING_UPDATE = 18,
+    MIP_EXP_BINDING_ACK = 19,
+};
+
+/* Registration Request flags (RFC 5944 §3.3; T from RFC 3024). */
+#define MIP_RRQ_FLAG_S 0x80 /* simultaneous bindings */
+#define MIP_RRQ_FLAG_B 0x40 /* broadcast datagrams */
+#define MIP_RRQ_FLAG_D 0x20 /* decapsulation by MN (co-located CoA) */
+#define MIP_RRQ_FLAG_M 0x10 /* minimal encapsulation */
+#define MIP_RRQ_FLAG_G 0x08 /* GRE */
+#define MIP_RRQ_FLAG_R 0x04 /* reserved, must be 0 */
+#define MIP_RRQ_FLAG_T 0x02 /* reverse tunnelling requested */
+#define MIP_RRQ_FLAG_X 0x01 /* reserved, must be 0 */
+
+/* Extension types carried in registration / experimental messages. */
+enum mip_ext_type {
+    MIP_EXT_MN_HA_AUTH = 32,
+    MIP_EXT_MN_FA_AUTH = 33,
+    MIP_EXT_FA_HA_AUTH = 34,
+    MIP_EXT_GEN_AUTH = 36, /* RFC 3012 generalized authentication, long form */
+    MIP_EXT_CVSE = 38,     /* RFC 3115 critical vendor/org specific, long form */
+    MIP_EXT_ENCAP_DELIVERY = 130, /* RFC 3024 encapsulating delivery style */
+    MIP_EXT_NAI = 131,            /* RFC 2794 */
+    MIP_EXT_MN_FA_CHALLENGE = 132, /* RFC 3012 */
+    MIP_EXT_NVSE = 134,            /* RFC 3115 normal vendor/org specific */
+};
+
+#define MIP_GEN_AUTH_SUBTYPE_MN_AAA 1 /* RFC 3012 §5 */
+
+/* Agent advertisement extension types (ICMP router advertisement trailer). */
+enum mip_adv_ext_type {
+    MIP_ADV_EXT_PAD = 0,
+    MIP_ADV_EXT_MOBILITY = 16,
+    MIP_ADV_EXT_PREFIX_LEN = 19,
+    MIP_ADV_EXT_CHALLENGE = 24, /* RFC 3012 §3 */
+};
+
+/* Mobility agent advertisement flags (RFC 5944 §2.1.1; T from RFC 3024). */
+#define MIP_ADV_FLAG_R 0x8000 /* registration required */
+#define MIP_ADV_FLAG_B 0x4000 /* busy */
+#define MIP_ADV_FLAG_H 0x2000 /* home agent */
+#define MIP_ADV_FLAG_F 0x1000 /* foreign agent */
+#define MIP_ADV_FLAG_M 0x0800
+#define MIP_ADV_FLAG_G 0x0400
+#define MIP_ADV_FLAG_r 0x0200
+#define MIP_ADV_FLAG_T 0x0100 /* reverse tunnelling supported */
+#define MIP_ADV_FLAG_U 0x0080
+
+/* Registration Reply codes (RFC 5944 §3.4, RFC 3012 §10, RFC 3024 §6). */
+enum mip_reply_code {
+    MIP_CODE_ACCEPTED = 0,
+    MIP_CODE_ACCEPTED_NO_SIMUL = 1,
+    /* denied by the foreign agent */
+    MIP_CODE_FA_UNSPECIFIED = 64,
+    MIP_CODE_FA_ADMIN_PROHIBITED = 65,
+    MIP_CODE_FA_INSUFFICIENT_RESOURCES = 66,
+    MIP_CODE_FA_MN_AUTH_FAILED = 67,
+    MIP_CODE_FA_HA_AUTH_FAILED = 68,
+    MIP_CODE_FA_LIFETIME_TOO_LONG = 69,
+    MIP_CODE_FA_POORLY_FORMED_REQUEST = 70,
+    MIP_CODE_FA_POORLY_FORMED_REPLY = 71,
+    MIP_CODE_FA_ENCAP_UNAVAILABLE = 72,
+    MIP_CODE_FA_REVTUN_UNAVAILABLE = 74,
+    MIP_CODE_FA_REVTUN_MANDATORY = 75,
+    MIP_CODE_FA_INVALID_COA = 77,
+    MIP_CODE_FA_REG_TIMEOUT = 78,
+    MIP_CODE_FA_DELIVERY_STYLE_UNSUPPORTED = 79,
+    MIP_CODE_FA_HOME_NET_UNREACHABLE = 80,
+    MIP_CODE_FA_HA_HOST_UNREACHABLE = 81,
+    MIP_CODE_FA_HA_PORT_UNREACHABLE = 82,
+    MIP_CODE_FA_HA_UNREACHABLE = 88,
+    MIP_CODE_FA_UNKNOWN_CHALLENGE = 104,
+    MIP_CODE_FA_MISSING_CHALLENGE = 105,
+    MIP_CODE_FA_STALE_CHALLENGE = 106,
+    /* denied by the home agent */
+    MIP_CODE_HA_UNSPECIFIED = 128,
+    MIP_CODE_HA_ADMIN_PROHIBITED = 129,
+    MIP_CODE_HA_INSUFFICIENT_RESOURCES = 130,
+    MIP_CODE_HA_MN_AUTH_FAILED = 131,
+    MIP_CODE_HA_FA_AUTH_FAILED = 132,
+    MIP_CODE_HA_ID_MISMATCH = 133,
+    MIP_CODE_HA_POORLY_FORMED_REQUEST = 134,
+    MIP_CODE_HA_TOO_MANY_BINDINGS = 135,
+    MIP_CODE_HA_UNKNOWN_HA = 136,
+    MIP_CODE_HA_REVTUN_UNAVAILABLE = 137,
+    MIP_CODE_HA_REVTUN_MANDATORY = 138,
+    MIP_CODE_HA_ENCAP_UNAVAILABLE = 139,
+};
+
+/* What a decoder found wrong; MIP_OK when nothing. */
+enum mip_err {
+    MIP_OK = 0,
+    MIP_ERR_TRUNCATED,       /* buffer shorter than the fixed part or an extension */
+    MIP_ERR_BAD_TYPE,        /* message type not the one expected */
+    MIP_ERR_BAD_LENGTH,      /* a length field is inconsistent */
+    MIP_ERR_UNKNOWN_CRITICAL_EXT, /* unknown extension type 0-127 (RFC 5944 §1.9) */
+    MIP_ERR_DUPLICATE_EXT,   /* an extension that may appear once appears twice */
+    MIP_ERR_EXT_ORDER,       /* e.g. data after the MN-HA authenticator that it should cover */
+    MIP_ERR_RESERVED_BITS,   /* reserved flag bits set */
+    MIP_ERR_BAD_VALUE,       /* a field value the RFC forbids */
+    MIP_ERR_NOSPACE,         /* encoder: output buffer too small */
+};
+const char *mip_err_str(enum mip_err e);
+
+/* A byte range inside the decoded buffer. */
+struct mip_bytes {
+    const uint8_t *ptr;
+    size_t len;
+};
+
+/* One authentication extension (32/33/34 short form or 36 long form). */
+struct mip_auth_ext {
+    bool present;
+    uint8_t subtype;        /* only for type 36 */
+    uint32_t spi;
+    struct mip_bytes authenticator;
+    size_t covered_len;     /* octets of the message the authenticator protects:
+                               from the start through this extension's SPI */
+    size_t offset;          /* where this extension starts in the message */
+};
+
+/* A vendor-specific extension (RFC 3115). */
+struct mip_vse {
+    uint32_t vendor_id;
+    uint16_t vendor_type;
+    struct mip_bytes data;
+};
+
+#define MIP_MAX_VSE 8
+
+/* Extensions a registration or experimental message may carry. */
+struct mip_exts {
+    struct mip_auth_ext mn_ha;
+    struct mip_auth_ext mn_fa;
+    struct mip_auth_ext fa_ha;
+    struct mip_auth_ext mn_aaa; /* type 36 subtype 1 */
+    bool has_nai;
+    struct mip_bytes nai;
+    bool has_challenge;
+    struct mip_bytes challenge;
+    bool encap_delivery; /* type 130 present */
+    unsigned n_cvse;
+    struct mip_vse cvse[MIP_MAX_VSE];
+    unsigned n_nvse;
+    struct mip_vse nvse[MIP_MAX_VSE];
+    unsigned n_skipped; /* unknown skippable (128-255) extensions */
+};
+
+struct mip_reg_request {
+    uint8_t flags; /* MIP_RRQ_FLAG_* */
+    uint16_t lifetime;
+    struct in_addr home_addr;
+    struct in_addr home_agent;
+    struct in_addr care_of_addr;
+    uint64_t identification;
+    struct mip_exts ext;
+};
+
+struct mip_reg_reply {
+    uint8_t code;
+    uint16_t lifetime;
+    struct in_addr home_addr;
+    struct in_addr home_agent;
+    uint64_t identification;
+    struct mip_exts ext;
+};
+
+/* Route-optimisation messages inside the experimental message (DESIGN §6). */
+#define MIP_BU_FLAG_A 0x80 /* acknowledge requested */
+#define MIP_BU_FLAG_I 0x40 /* identification present/used */
+#define MIP_BU_FLAG_M 0x20 /* minimal encapsulation */
+#define MIP_BU_FLAG_G 0x10 /* GRE */
+
+struct mip_binding_update {
+    uint8_t flags;
+    uint16_t lifetime;
+    struct in_addr home_addr;
+    struct in_addr care_of_addr;
+    uint64_t identification;
+};
+struct mip_binding_ack {
+    uint8_t status;
+    uint16_t lifetime;
+    struct in_addr home_addr;
+    uint64_t identification;
+};
+struct mip_binding_request {
+    struct in_addr home_addr;
+    uint64_t identification;
+};
+struct mip_binding_warning {
+    struct in_addr home_addr;
+    struct in_addr target_node;
+};
+struct mip_experimental {
+    uint8_t subtype; /* enum mip_exp_subtype */
+    union {
+        struct mip_binding_update bu;
+        struct mip_binding_ack ba;
+        struct mip_binding_request br;
+        struct mip_binding_warning bw;
+    } u;
+    struct mip_exts ext;
+};
+
+/* ---------------------------------------------------------------------------
+ * Encoding.  A writer appends into a caller buffer; every append checks space
+ * and latches MIP_ERR_NOSPACE.  Authenticator extensions are appended last and
+ * computed over everything written before them.
+ */
+struct mip_writer {
+    uint8_t *buf;
+    size_t cap;
+    size_t len;
+    enum mip_err err;
+};
+void mip_writer_init(struct mip_writer *w, uint8_t *buf, size_t cap);
+
+void mip_put_reg_request(struct mip_writer *w, const struct mip_reg_request *rq);
+void mip_put_reg_reply(struct mip_writer *w, const struct mip_reg_reply *rp);
+/* Fixed part of an experimental message (ext fields ignored). */
+void mip_put_experimental(struct mip_writer *w, const struct mip_experimental *m);
+
+void mip_put_nai(struct mip_writer *w, const void *nai, size_t len);
+void mip_put_challenge(struct mip_writer *w, const void *chal, size_t len);
+void mip_put_encap_delivery(struct mip_writer *w);
+void mip_put_cvse(struct mip_writer *w, uint32_t vendor_id, uint16_t vtype, const void *data,
+                  size_t len);
+void mip_put_nvse(struct mip_writer *w, uint32_t vendor_id, uint16_t vtype, const void *data,
+                  size_t len);
+/* Appends an RFC 5944 §3.5 authentication extension (type 32/33/34) whose
+ * authenticator is HMAC-MD5(key, everything before it + type, length, SPI). */
+void mip_put_auth_hmac_md5(struct mip_writer *w, uint8_t type, uint32_t spi, const void *key,
+                           size_t keylen);
+/* Appends an RFC 3012 §5 MN-AAA generalized authentication extension (36/1);
+ * the authenticator uses the algorithm RFC 3012 §8 defines for CHAP_SPI
+ * semantics (MD5 over challenge, key and the hashed preceding data). */
+void mip_put_mn_aaa_auth(struct mip_writer *w, uint32_t spi, const void *key, size_t keylen,
+                         const void *challenge, size_t challen);
+/* Appends a CVSE of our vendor carrying SPI + HMAC-SHA-256 over everything
+ * before it (authentication of BU/BA/BR/BW, DESIGN §6). */
+#define MIP_VSE_TYPE_RO_AUTH 1
+void mip_put_ro_auth(struct mip_writer *w, uint32_t vendor_id, uint32_t spi, const void *key,
+                     size_t keylen);
+
+/* ---------------------------------------------------------------------------
+ * Decoding.  Return MIP_OK or what was wrong; *off_err (if not NULL) receives
+ * the offset at which decoding failed. */
+enum mip_err mip_get_reg_request(const uint8_t *buf, size_t len, struct mip_reg_request *rq,
+                                 size_t *off_err);
+enum mip_err mip_get_reg_reply(const uint8_t *buf, size_t len, struct mip_reg_reply *rp,
+                               size_t *off_err);
+enum mip_err mip_get_experimental(const uint8_t *buf, size_t len, struct mip_experimental *m,
+                                  size_t *off_err);
+
+/* Verification of the authenticators found by the decoder; msg is the whole
+ * message the extension was decoded from. Constant-time compare. */
+bool mip_verify_auth_hmac_md5(const uint8_t *msg, const struct mip_auth_ext *a, const void *key,
+                              size_t keylen);
+bool mip_verify_mn_aaa_auth(const uint8_t *msg, const struct mip_auth_ext *a, const void *key,
+                            size_t keylen, const void *challenge, size_t challen);
+/* Finds our RO-auth CVSE in m->ext and verifies it; *spi receives its SPI. */
+bool mip_verify_ro_auth(const uint8_t *msg, size_t msglen, const struct mip_exts *ext,
+                        uint32_t vendor_id, const void *key, size_t keylen, uint32_t *spi);
+
+/* ---------------------------------------------------------------------------
+ * ICMP agent advertisement (router advertisement, type 9, code 0 or 16) and
+ * agent solicitation (router solicitation, type 10). Buffers start at the ICMP
+ * header; the checksum is computed by the encoder and checked by the decoder. */
+#define MIP_ADV_MAX_COA 4
+#define MIP_ADV_MAX_ROUTERS 4
+#define MIP_CHALLENGE_MAX 32
+
+struct mip_agent_adv {
+    uint8_t code;           /* 0, or 16 when the agent does not route common traffic */
+    uint16_t adv_lifetime;  /* router advertisement lifetime, seconds */
+    unsigned n_routers;
+    struct in_addr routers[MIP_ADV_MAX_ROUTERS];
+    int32_t pref[MIP_ADV_MAX_ROUTERS];
+    uint16_t seq;           /* mobility extension */
+    uint16_t reg_lifetime;
+    uint16_t flags;         /* MIP_ADV_FLAG_* */
+    unsigned n_coa;
+    struct in_addr coa[MIP_ADV_MAX_COA];
+    bool has_prefix_len;
+    unsigned n_prefix_len;
+    uint8_t prefix_len[MIP_ADV_MAX_ROUTERS];
+    bool has_challenge;
+    uint8_t challenge_len;
+    uint8_t challenge[MIP_CHALLENGE_MAX];
+};
+
+size_t mip_put_agent_adv(uint8_t *buf, size_t cap, const struct mip_agent_adv *a);
+enum mip_err mip_get_agent_adv(const uint8_t *buf, size_t len, struct mip_agent_adv *a);
+size_t mip_put_agent_solicit(uint8_t *buf, size_t cap);
+enum mip_err mip_get_agent_solicit(const uint8_t *buf, size_t len);
+
+/* ---------------------------------------------------------------------------
+ * Identification by timestamp (RFC 5944 §5.7): the high 32 bits are NTP
+ * seconds, the low 32 bits random (request) or copied (reply).  A request is
+ * fresh if its timestamp is within window seconds of now and larger than the
+ * last accepted one. */
+#define MIP_NTP_UNIX_OFFSET 2208988800ull
+uint64_t mip_ident_now(void); /* NTP timestamp of now with random low bits */
+enum mip_ident_verdict {
+    MIP_IDENT_OK,
+    MIP_IDENT_STALE,   /* outside the window: answer 133 with the HA's time */
+    MIP_IDENT_REPLAY,  /* not larger than the last accepted: answer 133 */
+};
+enum mip_ident_verdict mip_ident_check(uint64_t ident, uint64_t last_accepted, uint64_t now_ntp,
+                                       uint32_t window_s);
+/* Identification for a 133 reply: high 32 bits from the HA's clock, low 32
+ * bits from the request (RFC 5944 §5.7). */
+uint64_t mip_ident_resync(uint64_t request_ident, uint64_t now_ntp);
+
+/* Human-readable name of a reply code (for logs and mipctl). */
+const char *mip_code_str(uint8_t code);
+
+#endif
