@@ -79,7 +79,9 @@ enum mip_adv_ext_type {
 #define MIP_ADV_FLAG_G 0x0400
 #define MIP_ADV_FLAG_r 0x0200
 #define MIP_ADV_FLAG_T 0x0100 /* reverse tunnelling supported */
-#define MIP_ADV_FLAG_U 0x0080
+#define MIP_ADV_FLAG_U 0x0080 /* UDP tunnelling (RFC 3519) */
+#define MIP_ADV_FLAG_X 0x0040 /* registration revocation (RFC 3543) */
+#define MIP_ADV_FLAG_I 0x0020 /* revocation I bit (RFC 3543) */
 
 /* Registration Reply codes (RFC 5944 §3.4, RFC 3012 §10, RFC 3024 §6). */
 enum mip_reply_code {
@@ -134,6 +136,7 @@ enum mip_err {
     MIP_ERR_RESERVED_BITS,   /* reserved flag bits set */
     MIP_ERR_BAD_VALUE,       /* a field value the RFC forbids */
     MIP_ERR_NOSPACE,         /* encoder: output buffer too small */
+    MIP_ERR_BAD_CHECKSUM,    /* ICMP checksum wrong (agent advertisement/solicitation) */
 };
 const char *mip_err_str(enum mip_err e);
 
@@ -200,7 +203,29 @@ struct mip_reg_reply {
     struct mip_exts ext;
 };
 
-/* Route-optimisation messages inside the experimental message (DESIGN §6). */
+/* Route-optimisation messages inside the experimental message (DESIGN §6).
+ *
+ * Wire layout (all multi-octet fields in network order):
+ *   Type=255 (1) | Length (1) | Subtype (1) | fixed fields | extensions...
+ * Length counts the octets from Subtype to the end of the fixed fields and
+ * must equal the subtype's fixed size (else MIP_ERR_BAD_LENGTH).  The fixed
+ * fields follow draft-ietf-mobileip-optim-11 with the draft's Type octet
+ * replaced by Subtype:
+ *   BU (18): Flags (1: A I M G, low 4 bits reserved) | Reserved (1) |
+ *            Lifetime (2) | Home Address (4) | Care-of Address (4) |
+ *            Identification (8)                                Length = 21
+ *   BA (19): Reserved (1) | Status (1) | Lifetime (2) | Home Address (4) |
+ *            Identification (8)                                Length = 17
+ *   BR (17): Reserved (1) | Home Address (4) | Identification (8)  Length = 14
+ *   BW (16): Reserved (1) | Home Address (4) | Target Node (4)     Length = 10
+ * Reserved octets are sent as zero and ignored on reception; the reserved BU
+ * flag bits set give MIP_ERR_RESERVED_BITS.  Extensions use the same rules as
+ * registration messages. */
+#define MIP_EXP_LEN_BU 21
+#define MIP_EXP_LEN_BA 17
+#define MIP_EXP_LEN_BR 14
+#define MIP_EXP_LEN_BW 10
+
 #define MIP_BU_FLAG_A 0x80 /* acknowledge requested */
 #define MIP_BU_FLAG_I 0x40 /* identification present/used */
 #define MIP_BU_FLAG_M 0x20 /* minimal encapsulation */
@@ -250,6 +275,8 @@ struct mip_writer {
     enum mip_err err;
 };
 void mip_writer_init(struct mip_writer *w, uint8_t *buf, size_t cap);
+/* Appends raw octets (for tools and tests that build unusual messages). */
+void mip_put_bytes(struct mip_writer *w, const void *p, size_t len);
 
 void mip_put_reg_request(struct mip_writer *w, const struct mip_reg_request *rq);
 void mip_put_reg_reply(struct mip_writer *w, const struct mip_reg_reply *rp);
@@ -337,6 +364,9 @@ enum mip_err mip_get_agent_solicit(const uint8_t *buf, size_t len);
  * last accepted one. */
 #define MIP_NTP_UNIX_OFFSET 2208988800ull
 uint64_t mip_ident_now(void); /* NTP timestamp of now with random low bits */
+/* NTP timestamp of now: seconds since 1900 in the high 32 bits, fraction in
+ * the low 32 bits.  This is the now_ntp format the functions below take. */
+uint64_t mip_ntp_now(void);
 enum mip_ident_verdict {
     MIP_IDENT_OK,
     MIP_IDENT_STALE,   /* outside the window: answer 133 with the HA's time */

@@ -1,0 +1,409 @@
+/*
+ * mipd: the Mobile IPv4 agent daemon (home or foreign agent).
+ *
+ *   mipd --role ha|fa -c FILE [--check-config]
+ *
+ * One thread: the event loop owns every binding, visitor and kernel object.
+ * SIGTERM/SIGINT stop the loop; shutdown removes all kernel state we made.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/ip.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "ctl.h"
+#include "log.h"
+#include "mip_proto.h"
+
+struct daemon {
+    struct agent agent;
+    struct mipd_config cfg;
+    int udp;
+    int *icmp; /* one raw ICMP socket per FA access link */
+    size_t n_icmp;
+    struct ctl *ctl;
+    time_t started;
+};
+
+static int udp_tx(void *ctx, const struct pkt_addr *to, const uint8_t *buf, size_t len)
+{
+    struct daemon *d = ctx;
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(to->port),
+                              .sin_addr = to->addr};
+    struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+    union {
+        char b[CMSG_SPACE(sizeof(struct in_pktinfo))];
+        struct cmsghdr align;
+    } cbuf;
+    memset(&cbuf, 0, sizeof(cbuf));
+    struct msghdr mh = {.msg_name = &sin, .msg_namelen = sizeof(sin), .msg_iov = &iov,
+                        .msg_iovlen = 1};
+    if (to->ifindex || to->local.s_addr) {
+        /* Choose the source address and, towards a visiting MN, the access
+         * link: the MN's home address is not routed here (RFC 5944 §3.7.2.3). */
+        mh.msg_control = cbuf.b;
+        mh.msg_controllen = sizeof(cbuf.b);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = IPPROTO_IP;
+        c->cmsg_type = IP_PKTINFO;
+        c->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
+        struct in_pktinfo *pi = (struct in_pktinfo *)CMSG_DATA(c);
+        pi->ipi_ifindex = to->ifindex;
+        pi->ipi_spec_dst = to->local;
+    }
+    if (sendmsg(d->udp, &mh, 0) < 0) {
+        log_warn("send to %s:%u failed: %s", inet_ntoa(to->addr), to->port, strerror(errno));
+        return -errno;
+    }
+    return 0;
+}
+
+static void udp_rx(struct loop *l, int fd, uint32_t ev, void *arg)
+{
+    (void)l;
+    (void)ev;
+    struct daemon *d = arg;
+    for (int burst = 0; burst < 64; burst++) {
+        uint8_t buf[MIP_MAX_MSG + 1];
+        struct sockaddr_in sin;
+        union {
+            char b[CMSG_SPACE(sizeof(struct in_pktinfo))];
+            struct cmsghdr align;
+        } cbuf;
+        struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+        struct msghdr mh = {.msg_name = &sin, .msg_namelen = sizeof(sin), .msg_iov = &iov,
+                            .msg_iovlen = 1, .msg_control = cbuf.b,
+                            .msg_controllen = sizeof(cbuf.b)};
+        ssize_t n = recvmsg(fd, &mh, 0);
+        if (n < 0)
+            return;
+        struct pkt_addr from = {.addr = sin.sin_addr, .port = ntohs(sin.sin_port)};
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+            if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+                struct in_pktinfo pi;
+                memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+                from.ifindex = pi.ipi_ifindex;
+                from.local = pi.ipi_addr;
+            }
+        }
+        if ((size_t)n > MIP_MAX_MSG || (mh.msg_flags & MSG_TRUNC)) {
+            d->agent.cnt.unknown_rx++;
+            continue;
+        }
+        if (d->cfg.role == ROLE_HA)
+            ha_rx(&d->agent, &from, buf, (size_t)n);
+        else
+            fa_rx(&d->agent, &from, buf, (size_t)n);
+    }
+}
+
+static int icmp_tx(void *ctx, size_t link, const uint8_t *buf, size_t len)
+{
+    struct daemon *d = ctx;
+    /* RFC 5944 §2.3.1: advertisements go to 224.0.0.1 with TTL 1. */
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0xE0000001)};
+    if (sendto(d->icmp[link], buf, len, 0, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+        log_warn("advertisement on %s failed: %s", d->cfg.fa.links[link], strerror(errno));
+        return -errno;
+    }
+    return 0;
+}
+
+static void icmp_rx(struct loop *l, int fd, uint32_t ev, void *arg)
+{
+    (void)l;
+    (void)ev;
+    struct daemon *d = arg;
+    size_t link = 0;
+    while (link < d->n_icmp && d->icmp[link] != fd)
+        link++;
+    for (int burst = 0; burst < 16; burst++) {
+        uint8_t buf[1500];
+        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+        if (n < 0)
+            return;
+        /* Raw IPv4 sockets deliver the IP header first. */
+        if (n < 20)
+            continue;
+        size_t ihl = (size_t)(buf[0] & 0x0f) * 4;
+        if (ihl < 20 || (size_t)n < ihl + 8)
+            continue;
+        if (buf[ihl] == 10) /* router solicitation */
+            fa_solicit_rx(&d->agent, link, buf + ihl, (size_t)n - ihl);
+    }
+}
+
+static int ctl_cb(void *arg, const char *cmd, const char *args, FILE *out, const char **err)
+{
+    (void)args;
+    struct daemon *d = arg;
+    struct agent *a = &d->agent;
+    if (!strcmp(cmd, "bindings")) {
+        if (d->cfg.role != ROLE_HA) {
+            *err = "bindings: this agent is not a home agent (try visitors)";
+            return -1;
+        }
+        fputs(",\"items\":", out);
+        ha_dump_bindings(a, out);
+    } else if (!strcmp(cmd, "visitors")) {
+        if (d->cfg.role != ROLE_FA) {
+            *err = "visitors: this agent is not a foreign agent (try bindings)";
+            return -1;
+        }
+        fputs(",\"items\":", out);
+        fa_dump_visitors(a, out);
+    } else if (!strcmp(cmd, "kernel")) {
+        fputs(",\"items\":", out);
+        dp_dump_json(a->dp, out);
+    } else if (!strcmp(cmd, "counters")) {
+        fputs(",\"items\":", out);
+        agent_dump_counters(a, out);
+    } else if (!strcmp(cmd, "status")) {
+        fprintf(out,
+                ",\"role\":\"%s\",\"pid\":%d,\"uptime_s\":%lld,\"bindings\":%zu,\"visitors\":%zu,"
+                "\"kernel_objects\":%u,\"timers\":%zu",
+                d->cfg.role == ROLE_HA ? "ha" : "fa", (int)getpid(),
+                (long long)(time(NULL) - d->started), ha_binding_count(a), fa_visitor_count(a),
+                dp_count(a->dp, -1), loop_timer_count(a->loop));
+    } else {
+        *err = "unknown command (bindings, visitors, kernel, counters, status)";
+        return -1;
+    }
+    return 0;
+}
+
+static void signal_rx(struct loop *l, int fd, uint32_t ev, void *arg)
+{
+    (void)ev;
+    (void)arg;
+    struct signalfd_siginfo si;
+    if (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        log_info("signal %u: shutting down", si.ssi_signo);
+        loop_stop(l);
+    }
+}
+
+static int open_udp(void)
+{
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return -1;
+    int one = 1;
+    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    setsockopt(s, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(MIP_UDP_PORT)};
+    if (bind(s, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+        close(s);
+        return -1;
+    }
+    return s;
+}
+
+static int link_address(const char *ifname, struct in_addr *out)
+{
+    struct ifaddrs *ifa, *i;
+    if (getifaddrs(&ifa) < 0)
+        return -1;
+    int rc = -1;
+    for (i = ifa; i; i = i->ifa_next) {
+        if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && !strcmp(i->ifa_name, ifname)) {
+            *out = ((struct sockaddr_in *)i->ifa_addr)->sin_addr;
+            rc = 0;
+            break;
+        }
+    }
+    freeifaddrs(ifa);
+    return rc;
+}
+
+static int open_icmp(const char *ifname, int ifindex)
+{
+    int s = socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMP);
+    if (s < 0)
+        return -1;
+    int ttl = 1;
+    struct ip_mreqn mr = {.imr_ifindex = ifindex};
+    if (setsockopt(s, SOL_SOCKET, SO_BINDTODEVICE, ifname, (socklen_t)strlen(ifname)) < 0 ||
+        setsockopt(s, IPPROTO_IP, IP_MULTICAST_IF, &mr, sizeof(mr)) < 0 ||
+        setsockopt(s, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof(ttl)) < 0 ||
+        setsockopt(s, IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl)) < 0) {
+        close(s);
+        return -1;
+    }
+    return s;
+}
+
+static void usage(FILE *f)
+{
+    fputs("usage: mipd --role ha|fa -c CONFIG [--check-config]\n"
+          "  --role ROLE      ha (home agent) or fa (foreign agent)\n"
+          "  -c, --config F   libconfig file (see conf/mipd-ha.conf, conf/mipd-fa.conf)\n"
+          "  --check-config   validate the configuration and exit\n"
+          "Runs in the foreground and logs to stderr; SIGTERM removes every kernel\n"
+          "object the daemon installed and exits.\n",
+          f);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {{"role", required_argument, NULL, 'r'},
+                                         {"config", required_argument, NULL, 'c'},
+                                         {"check-config", no_argument, NULL, 'k'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *role_s = NULL, *path = NULL;
+    bool check_only = false;
+    int o;
+    while ((o = getopt_long(argc, argv, "r:c:kh", opts, NULL)) != -1) {
+        switch (o) {
+        case 'r':
+            role_s = optarg;
+            break;
+        case 'c':
+            path = optarg;
+            break;
+        case 'k':
+            check_only = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!role_s || !path) {
+        usage(stderr);
+        return 2;
+    }
+    enum mipd_role role;
+    if (!strcmp(role_s, "ha"))
+        role = ROLE_HA;
+    else if (!strcmp(role_s, "fa"))
+        role = ROLE_FA;
+    else {
+        fprintf(stderr, "mipd: --role %s: must be ha or fa (pcn comes with the AAA issue)\n",
+                role_s);
+        return 2;
+    }
+
+    static struct daemon d;
+    char err[512];
+    if (config_load(&d.cfg, path, role, err, sizeof(err)) < 0) {
+        fprintf(stderr, "mipd: %s\n", err);
+        return 2;
+    }
+    if (check_only) {
+        printf("%s: configuration OK\n", path);
+        config_free(&d.cfg);
+        return 0;
+    }
+    log_threshold = d.cfg.log_level;
+    d.started = time(NULL);
+
+    struct agent *a = &d.agent;
+    a->cfg = &d.cfg;
+    a->loop = loop_new();
+    a->dp = dp_new_netlink();
+    a->tx = udp_tx;
+    a->tx_ctx = &d;
+    a->ntp_now = agent_ntp_now;
+    if (!a->loop || !a->dp) {
+        fprintf(stderr, "mipd: cannot create the event loop or the netlink dataplane\n");
+        return 1;
+    }
+    d.udp = open_udp();
+    if (d.udp < 0) {
+        fprintf(stderr, "mipd: cannot bind UDP port %d: %s\n", MIP_UDP_PORT, strerror(errno));
+        return 1;
+    }
+    loop_add_fd(a->loop, d.udp, EPOLLIN, udp_rx, &d);
+
+    if (role == ROLE_HA) {
+        if (dp_ifindex(a->dp, d.cfg.ha.home_link) < 0) {
+            fprintf(stderr, "mipd: %s: home_link \"%s\" does not exist\n", path,
+                    d.cfg.ha.home_link);
+            return 1;
+        }
+        if (ha_init(a) < 0)
+            return 1;
+    } else {
+        if (fa_init(a) < 0)
+            return 1;
+        d.n_icmp = d.cfg.fa.n_links;
+        d.icmp = calloc(d.n_icmp, sizeof(int));
+        for (size_t i = 0; i < d.n_icmp; i++) {
+            const char *ifn = d.cfg.fa.links[i];
+            int idx = (int)if_nametoindex(ifn);
+            struct in_addr la;
+            if (!idx || link_address(ifn, &la) < 0) {
+                fprintf(stderr, "mipd: %s: access link \"%s\" does not exist or has no IPv4 "
+                                "address\n",
+                        path, ifn);
+                return 1;
+            }
+            d.icmp[i] = open_icmp(ifn, idx);
+            if (d.icmp[i] < 0) {
+                fprintf(stderr, "mipd: raw ICMP socket on %s: %s\n", ifn, strerror(errno));
+                return 1;
+            }
+            loop_add_fd(a->loop, d.icmp[i], EPOLLIN, icmp_rx, &d);
+        }
+        fa_set_icmp_tx(a, icmp_tx, &d);
+        for (size_t i = 0; i < d.n_icmp; i++) {
+            struct in_addr la;
+            link_address(d.cfg.fa.links[i], &la);
+            fa_set_link_info(a, i, (int)if_nametoindex(d.cfg.fa.links[i]), la);
+        }
+    }
+
+    d.ctl = ctl_open(a->loop, d.cfg.ctl_path, ctl_cb, &d);
+    if (!d.ctl) {
+        fprintf(stderr, "mipd: cannot open control socket %s: %s\n", d.cfg.ctl_path,
+                strerror(errno));
+        return 1;
+    }
+    sigset_t ss;
+    sigemptyset(&ss);
+    sigaddset(&ss, SIGTERM);
+    sigaddset(&ss, SIGINT);
+    sigprocmask(SIG_BLOCK, &ss, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int sfd = signalfd(-1, &ss, SFD_NONBLOCK | SFD_CLOEXEC);
+    loop_add_fd(a->loop, sfd, EPOLLIN, signal_rx, &d);
+    log_info("mipd %s started (control socket %s)", role == ROLE_HA ? "home agent" : "foreign agent",
+             d.cfg.ctl_path);
+
+    loop_run(a->loop);
+
+    ctl_close(d.ctl);
+    if (role == ROLE_HA)
+        ha_fini(a);
+    else
+        fa_fini(a);
+    dp_flush(a->dp);
+    dp_free(a->dp);
+    for (size_t i = 0; i < d.n_icmp; i++)
+        close(d.icmp[i]);
+    free(d.icmp);
+    close(sfd);
+    close(d.udp);
+    loop_free(a->loop);
+    config_free(&d.cfg);
+    log_info("mipd stopped; kernel state removed");
+    return 0;
+}

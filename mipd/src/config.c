@@ -1,0 +1,324 @@
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <libconfig.h>
+#include <openssl/crypto.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct cfgctx {
+    const char *name; /* file name for messages */
+    char *err;
+    size_t errlen;
+};
+
+static int fail(struct cfgctx *x, const config_setting_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(struct cfgctx *x, const config_setting_t *s, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    const char *file = s && config_setting_source_file(s) ? config_setting_source_file(s) : x->name;
+    unsigned line = s ? config_setting_source_line(s) : 0;
+    if (line)
+        snprintf(x->err, x->errlen, "%s:%u: %s", file, line, msg);
+    else
+        snprintf(x->err, x->errlen, "%s: %s", file, msg);
+    return -1;
+}
+
+static int get_addr(struct cfgctx *x, const config_setting_t *grp, const char *key, bool required,
+                    struct in_addr *out)
+{
+    const config_setting_t *s = config_setting_get_member(grp, key);
+    if (!s)
+        return required ? fail(x, grp, "missing '%s' (an IPv4 address)", key) : 0;
+    const char *v = config_setting_get_string(s);
+    if (!v)
+        return fail(x, s, "'%s' must be a string holding an IPv4 address", key);
+    if (inet_pton(AF_INET, v, out) != 1)
+        return fail(x, s, "'%s': \"%s\" is not an IPv4 address", key, v);
+    if (out->s_addr == 0)
+        return fail(x, s, "'%s' must not be 0.0.0.0", key);
+    return 0;
+}
+
+static int get_uint(struct cfgctx *x, const config_setting_t *grp, const char *key, uint32_t min,
+                    uint32_t max, uint32_t dflt, uint32_t *out)
+{
+    const config_setting_t *s = config_setting_get_member(grp, key);
+    if (!s) {
+        *out = dflt;
+        return 0;
+    }
+    if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64)
+        return fail(x, s, "'%s' must be an integer", key);
+    long long v = config_setting_get_int64(s);
+    if (config_setting_type(s) == CONFIG_TYPE_INT)
+        v = config_setting_get_int(s);
+    if (v < (long long)min || v > (long long)max)
+        return fail(x, s, "'%s' = %lld is out of range [%u, %u]", key, v, min, max);
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int get_bool(struct cfgctx *x, const config_setting_t *grp, const char *key, bool dflt,
+                    bool *out)
+{
+    const config_setting_t *s = config_setting_get_member(grp, key);
+    if (!s) {
+        *out = dflt;
+        return 0;
+    }
+    if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+        return fail(x, s, "'%s' must be true or false", key);
+    *out = config_setting_get_bool(s);
+    return 0;
+}
+
+static int get_str(struct cfgctx *x, const config_setting_t *grp, const char *key, bool required,
+                   char *out, size_t outlen)
+{
+    const config_setting_t *s = config_setting_get_member(grp, key);
+    if (!s)
+        return required ? fail(x, grp, "missing '%s'", key) : 0;
+    const char *v = config_setting_get_string(s);
+    if (!v)
+        return fail(x, s, "'%s' must be a string", key);
+    if (!*v)
+        return fail(x, s, "'%s' must not be empty", key);
+    if (strlen(v) >= outlen)
+        return fail(x, s, "'%s' is longer than %zu characters", key, outlen - 1);
+    strcpy(out, v);
+    return 0;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* An SA: spi (>= 256, RFC 5944 §1.6 reserves 0-255) and a hex key of 16+ octets. */
+static int get_sa(struct cfgctx *x, const config_setting_t *grp, struct mipd_sa *sa)
+{
+    if (!config_setting_get_member(grp, "spi"))
+        return fail(x, grp, "missing 'spi'");
+    if (get_uint(x, grp, "spi", 256, UINT32_MAX > INT32_MAX ? INT32_MAX : UINT32_MAX, 0, &sa->spi))
+        return -1;
+    const config_setting_t *s = config_setting_get_member(grp, "key");
+    if (!s)
+        return fail(x, grp, "missing 'key' (hex)");
+    const char *v = config_setting_get_string(s);
+    if (!v)
+        return fail(x, s, "'key' must be a hex string");
+    size_t n = strlen(v);
+    if (n % 2 || n / 2 < 16 || n / 2 > MIPD_KEY_MAX)
+        return fail(x, s, "'key' must be 32 to %d hex digits", 2 * MIPD_KEY_MAX);
+    for (size_t i = 0; i < n; i += 2) {
+        int hi = hexval(v[i]), lo = hexval(v[i + 1]);
+        if (hi < 0 || lo < 0) {
+            OPENSSL_cleanse(sa->key, sizeof(sa->key));
+            return fail(x, s, "'key' has a non-hex character at position %zu", i + (hi < 0 ? 0 : 1));
+        }
+        sa->key[i / 2] = (uint8_t)(hi << 4 | lo);
+    }
+    sa->keylen = n / 2;
+    return 0;
+}
+
+static int get_peers(struct cfgctx *x, const config_setting_t *grp, const char *key,
+                     struct mipd_peer **out, size_t *nout)
+{
+    const config_setting_t *l = config_setting_get_member(grp, key);
+    if (!l)
+        return 0;
+    if (!config_setting_is_list(l) && !config_setting_is_array(l))
+        return fail(x, l, "'%s' must be a list ( {...}, ... )", key);
+    int n = config_setting_length(l);
+    *out = calloc(n ? (size_t)n : 1, sizeof(**out));
+    if (!*out)
+        return fail(x, l, "out of memory");
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(l, i);
+        if (!config_setting_is_group(e))
+            return fail(x, e, "'%s' entries must be groups { address; spi; key; }", key);
+        struct mipd_peer *p = &(*out)[i];
+        if (get_addr(x, e, "address", true, &p->addr) || get_sa(x, e, &p->sa))
+            return -1;
+        *nout = (size_t)i + 1;
+    }
+    return 0;
+}
+
+static int load_ha(struct cfgctx *x, config_setting_t *root, struct mipd_config *c)
+{
+    const config_setting_t *g = config_setting_get_member(root, "ha");
+    if (!g || !config_setting_is_group(g))
+        return fail(x, g ? g : root, "missing group 'ha: { ... };' for role ha");
+    if (get_addr(x, g, "address", true, &c->ha.address) ||
+        get_str(x, g, "home_link", true, c->ha.home_link, sizeof(c->ha.home_link)) ||
+        get_uint(x, g, "max_lifetime", 1, 65534, 600, &c->ha.max_lifetime) ||
+        get_uint(x, g, "replay_window", 1, 86400, 7, &c->ha.replay_window) ||
+        get_bool(x, g, "reverse_tunnel", true, &c->ha.reverse_tunnel))
+        return -1;
+    const config_setting_t *l = config_setting_get_member(g, "mobile_nodes");
+    if (l) {
+        if (!config_setting_is_list(l))
+            return fail(x, l, "'mobile_nodes' must be a list ( {...}, ... )");
+        int n = config_setting_length(l);
+        c->ha.mns = calloc(n ? (size_t)n : 1, sizeof(*c->ha.mns));
+        if (!c->ha.mns)
+            return fail(x, l, "out of memory");
+        for (int i = 0; i < n; i++) {
+            const config_setting_t *e = config_setting_get_elem(l, i);
+            if (!config_setting_is_group(e))
+                return fail(x, e, "mobile_nodes entries must be groups");
+            struct mipd_mn *mn = &c->ha.mns[i];
+            c->ha.n_mns = (size_t)i + 1;
+            if (get_str(x, e, "nai", true, mn->nai, sizeof(mn->nai)) ||
+                get_addr(x, e, "home_address", true, &mn->home_addr) || get_sa(x, e, &mn->sa))
+                return -1;
+            for (int j = 0; j < i; j++) {
+                if (!strcmp(c->ha.mns[j].nai, mn->nai))
+                    return fail(x, e, "duplicate nai \"%s\"", mn->nai);
+                if (c->ha.mns[j].home_addr.s_addr == mn->home_addr.s_addr)
+                    return fail(x, e, "home_address %s is given to two mobile nodes",
+                                inet_ntoa(mn->home_addr));
+            }
+        }
+    }
+    return get_peers(x, g, "fa_peers", &c->ha.fa_peers, &c->ha.n_fa_peers);
+}
+
+static int load_fa(struct cfgctx *x, config_setting_t *root, struct mipd_config *c)
+{
+    const config_setting_t *g = config_setting_get_member(root, "fa");
+    if (!g || !config_setting_is_group(g))
+        return fail(x, g ? g : root, "missing group 'fa: { ... };' for role fa");
+    if (get_addr(x, g, "address", true, &c->fa.address) ||
+        get_uint(x, g, "adv_interval_ms", 50, 600000, 1000, &c->fa.adv_interval_ms) ||
+        get_uint(x, g, "adv_lifetime", 1, 9000, 9, &c->fa.adv_lifetime) ||
+        get_uint(x, g, "max_lifetime", 1, 65534, 600, &c->fa.max_lifetime) ||
+        get_uint(x, g, "reg_timeout_ms", 100, 600000, 3000, &c->fa.reg_timeout_ms) ||
+        get_bool(x, g, "reverse_tunnel", true, &c->fa.reverse_tunnel) ||
+        get_bool(x, g, "challenge", true, &c->fa.challenge))
+        return -1;
+    const config_setting_t *l = config_setting_get_member(g, "access_links");
+    if (!l)
+        return fail(x, g, "missing 'access_links' (a list of { interface = \"...\"; })");
+    if (!config_setting_is_list(l) || config_setting_length(l) == 0)
+        return fail(x, l, "'access_links' must be a non-empty list ( { interface = \"...\"; } )");
+    int n = config_setting_length(l);
+    c->fa.links = calloc((size_t)n, sizeof(*c->fa.links));
+    if (!c->fa.links)
+        return fail(x, l, "out of memory");
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(l, i);
+        if (!config_setting_is_group(e))
+            return fail(x, e, "access_links entries must be groups { interface = \"...\"; }");
+        if (get_str(x, e, "interface", true, c->fa.links[i], sizeof(c->fa.links[i])))
+            return -1;
+        c->fa.n_links = (size_t)i + 1;
+    }
+    return get_peers(x, g, "ha_peers", &c->fa.ha_peers, &c->fa.n_ha_peers);
+}
+
+static int load(struct mipd_config *c, config_t *cf, struct cfgctx *x, enum mipd_role role)
+{
+    config_setting_t *root = config_root_setting(cf);
+    memset(c, 0, sizeof(*c));
+    c->role = role;
+    static const char *known[] = {"vendor_id", "control_socket", "log_level", "ha", "fa", "aaa"};
+    for (int i = 0; i < config_setting_length(root); i++) {
+        const config_setting_t *s = config_setting_get_elem(root, i);
+        bool ok = false;
+        for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
+            ok |= !strcmp(config_setting_name(s), known[k]);
+        if (!ok)
+            return fail(x, s, "unknown setting '%s'", config_setting_name(s));
+    }
+    if (get_uint(x, root, "vendor_id", 1, 0xFFFFFF, 32473, &c->vendor_id))
+        return -1;
+    snprintf(c->ctl_path, sizeof(c->ctl_path), "/run/mipd-%s.sock", role == ROLE_HA ? "ha" : "fa");
+    if (get_str(x, root, "control_socket", false, c->ctl_path, sizeof(c->ctl_path)))
+        return -1;
+    c->log_level = LOG_LVL_INFO;
+    const config_setting_t *ll = config_setting_get_member(root, "log_level");
+    if (ll) {
+        const char *v = config_setting_get_string(ll);
+        if (!v || log_level_parse(v, &c->log_level))
+            return fail(x, ll, "'log_level' must be one of error, warn, info, debug");
+    }
+    return role == ROLE_HA ? load_ha(x, root, c) : load_fa(x, root, c);
+}
+
+static int finish(struct mipd_config *c, config_t *cf, struct cfgctx *x, bool read_ok,
+                  enum mipd_role role)
+{
+    int rc;
+    if (!read_ok) {
+        snprintf(x->err, x->errlen, "%s:%d: %s",
+                 config_error_file(cf) ? config_error_file(cf) : x->name, config_error_line(cf),
+                 config_error_text(cf));
+        rc = -1;
+    } else {
+        rc = load(c, cf, x, role);
+    }
+    config_destroy(cf);
+    if (rc)
+        config_free(c);
+    return rc;
+}
+
+int config_load(struct mipd_config *c, const char *path, enum mipd_role role, char *err,
+                size_t errlen)
+{
+    config_t cf;
+    config_init(&cf);
+    struct cfgctx x = {path, err, errlen};
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot open: %m", path);
+        config_destroy(&cf);
+        return -1;
+    }
+    fclose(f);
+    bool ok = config_read_file(&cf, path) == CONFIG_TRUE;
+    return finish(c, &cf, &x, ok, role);
+}
+
+int config_load_string(struct mipd_config *c, const char *text, const char *name,
+                       enum mipd_role role, char *err, size_t errlen)
+{
+    config_t cf;
+    config_init(&cf);
+    struct cfgctx x = {name, err, errlen};
+    bool ok = config_read_string(&cf, text) == CONFIG_TRUE;
+    return finish(c, &cf, &x, ok, role);
+}
+
+void config_free(struct mipd_config *c)
+{
+    if (c->ha.mns)
+        OPENSSL_cleanse(c->ha.mns, c->ha.n_mns * sizeof(*c->ha.mns));
+    free(c->ha.mns);
+    if (c->ha.fa_peers)
+        OPENSSL_cleanse(c->ha.fa_peers, c->ha.n_fa_peers * sizeof(*c->ha.fa_peers));
+    free(c->ha.fa_peers);
+    if (c->fa.ha_peers)
+        OPENSSL_cleanse(c->fa.ha_peers, c->fa.n_ha_peers * sizeof(*c->fa.ha_peers));
+    free(c->fa.ha_peers);
+    free(c->fa.links);
+    memset(c, 0, sizeof(*c));
+}

@@ -1,0 +1,369 @@
+#!/usr/bin/env bash
+# tshark checks our Mobile IPv4 encoder and our Lua dissector (DESIGN §6).
+#
+#   bash test_tshark_decode.sh BUILD_DIR      (ctest; MIP_SOURCE_DIR/MIP_BUILD_DIR set)
+#
+# 1. mip_pcapgen writes one frame of every message we encode (fixed values).
+# 2. tshark -X lua_script:dict/wireshark/mip4vpn.lua decodes them; we assert
+#    field values per frame, -Y filters, good IP/UDP/ICMP checksums, no
+#    Malformed, no expert error/warning, no Lua error.
+# 3. The authenticators are recomputed independently with openssl.
+# 4. Registration messages dissect exactly as stock tshark does (mip.* fields).
+# 5. Negative check: a Binding Update with a wrong Length octet must be caught.
+set -u
+
+BUILD_DIR=${1:-${MIP_BUILD_DIR:-}}
+SRC_DIR=${MIP_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+LUA="$SRC_DIR/dict/wireshark/mip4vpn.lua"
+
+fails=0
+passes=0
+pass() {
+    passes=$((passes + 1))
+    echo "PASS: $*"
+}
+fail() {
+    fails=$((fails + 1))
+    echo "FAIL: $*"
+}
+die() {
+    echo "FAIL: $*"
+    exit 1
+}
+
+command -v tshark >/dev/null || die "tshark not installed (needed by DESIGN §6 decoding check)"
+[ -f "$LUA" ] || die "no Lua dissector at $LUA"
+[ -n "$BUILD_DIR" ] || die "usage: $0 BUILD_DIR"
+GEN="$BUILD_DIR/testbed/mip_pcapgen"
+if [ ! -x "$GEN" ]; then
+    GEN=$(find "$BUILD_DIR" -type f -name mip_pcapgen -perm -u+x 2>/dev/null | head -n1)
+fi
+[ -n "$GEN" ] && [ -x "$GEN" ] || die "mip_pcapgen not built under $BUILD_DIR"
+
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+PCAP="$TMP/mip.pcap"
+export TZ=UTC
+
+# tshark with our dissector and checksum validation on.
+TS=(tshark -n -X "lua_script:$LUA" -o ip.check_checksum:TRUE -o udp.check_checksum:TRUE)
+
+# ---- 1. generate -------------------------------------------------------------
+if ! "$GEN" "$PCAP" >"$TMP/frames.txt" 2>"$TMP/gen.err"; then
+    cat "$TMP/gen.err"
+    die "mip_pcapgen failed"
+fi
+cat "$TMP/frames.txt"
+NFRAMES=9
+[ "$(grep -c '^frame [0-9]*: ' "$TMP/frames.txt")" -eq $NFRAMES ] ||
+    die "mip_pcapgen listed $(grep -c '^frame' "$TMP/frames.txt") frames, expected $NFRAMES"
+
+# ---- 2. decode: no malformation, no expert warnings/errors, no Lua errors ----
+"${TS[@]}" -r "$PCAP" -V >"$TMP/verbose.txt" 2>"$TMP/verbose.err" || fail "tshark -V exit status"
+if grep -qi 'lua' "$TMP/verbose.err"; then
+    fail "Lua reported errors: $(grep -i lua "$TMP/verbose.err" | head -n3)"
+else
+    pass "Lua dissector loaded without error"
+fi
+n=$(grep -c '^Frame [0-9]*:' "$TMP/verbose.txt")
+[ "$n" -eq $NFRAMES ] && pass "tshark read $n frames" || fail "tshark read $n frames, expected $NFRAMES"
+# Frames whose tree mentions Malformed (the exception item or an expert group).
+frames_with() {
+    awk -v pat="$1" '/^Frame [0-9]+:/ { f = $2; sub(":", "", f) }
+        $0 ~ pat && !(f in seen) { seen[f] = 1; printf "%s ", f }' "$TMP/verbose.txt"
+}
+if grep -q 'Malformed' "$TMP/verbose.txt"; then
+    fail "Malformed in frames: $(frames_with Malformed)"
+else
+    pass "no Malformed in any frame"
+fi
+if grep -Eq '\[Expert Info \((Error|Warning)' "$TMP/verbose.txt"; then
+    fail "expert error/warning in frames $(frames_with '\\[Expert Info \\((Error|Warning)'):" \
+        "$(grep -E '\[Expert Info \((Error|Warning)' "$TMP/verbose.txt" | head -n3)"
+else
+    pass "no expert error/warning lines"
+fi
+if grep -Eqi 'Dissector bug|Lua Error' "$TMP/verbose.txt"; then
+    fail "dissector bug/Lua error in tree: $(grep -Ei 'Dissector bug|Lua Error' "$TMP/verbose.txt" | head -n2)"
+else
+    pass "no dissector bug / Lua error in the trees"
+fi
+"${TS[@]}" -r "$PCAP" -q -z expert >"$TMP/expert.txt" 2>/dev/null
+if grep -Eq '^(Errors|Warns) \(' "$TMP/expert.txt"; then
+    fail "tshark -z expert: $(grep -A6 -E '^(Errors|Warns) \(' "$TMP/expert.txt")"
+else
+    pass "tshark -z expert lists no errors or warnings"
+fi
+bad=$("${TS[@]}" -r "$PCAP" -T fields -e frame.number \
+    -Y '_ws.malformed || _ws.expert.severity == error || _ws.expert.severity == warning' \
+    2>/dev/null | tr '\n' ' ')
+[ -z "$bad" ] && pass "filter _ws.malformed/_ws.expert.severity matches no frame" ||
+    fail "frames with malformation or expert error/warning: $bad"
+
+# ---- field values ----------------------------------------------------------
+FIELDS=(frame.number frame.protocols ip.src ip.dst ip.ttl ip.checksum.status
+    udp.srcport udp.dstport udp.checksum.status
+    icmp.type icmp.code icmp.checksum.status icmp.num_addrs icmp.lifetime icmp.router_address
+    icmp.pref_level icmp.mip.type icmp.mip.seq icmp.mip.life icmp.mip.flags icmp.mip.r
+    icmp.mip.f icmp.mip.h icmp.mip.rt icmp.mip.coa icmp.mip.challenge
+    mip.type mip.flags mip.s mip.t mip.life mip.homeaddr mip.haaddr mip.coa mip.ident mip.code
+    mip.ext.type mip.ext.len mip.ext.auth.subtype mip.auth.spi mip.nai
+    mip.ext.cvse.vendor_id mip.ext.cvse.vendor_type mip.ext.cvse.vendor_value
+    mip.ext.nvse.vendor_id
+    mip4vpn.type mip4vpn.length mip4vpn.subtype mip4vpn.ident
+    mip4vpn.bu.flags mip4vpn.bu.flags.a mip4vpn.bu.flags.i mip4vpn.bu.flags.m mip4vpn.bu.flags.g
+    mip4vpn.bu.lifetime mip4vpn.bu.hoa mip4vpn.bu.coa
+    mip4vpn.ba.status mip4vpn.ba.lifetime mip4vpn.ba.hoa mip4vpn.br.hoa mip4vpn.bw.hoa
+    mip4vpn.bw.target mip4vpn.ext.type mip4vpn.cvse.vendor mip4vpn.cvse.type mip4vpn.cvse.data
+    mip4vpn.nvse.type mip4vpn.nvse.data mip4vpn.auth.spi)
+args=()
+for f in "${FIELDS[@]}"; do
+    args+=(-e "$f")
+done
+"${TS[@]}" -r "$PCAP" -T fields -E separator="|" -E occurrence=a -E aggregator=, "${args[@]}" \
+    >"$TMP/fields.tsv" 2>"$TMP/fields.err" || {
+    cat "$TMP/fields.err"
+    die "tshark -T fields failed (unknown field name?)"
+}
+declare -A VAL
+while IFS="|" read -r -a row; do
+    fr=${row[0]}
+    for i in "${!FIELDS[@]}"; do
+        VAL["$fr:${FIELDS[$i]}"]=${row[$i]:-}
+    done
+done <"$TMP/fields.tsv"
+
+# expect FRAME FIELD VALUE   ("" = field absent)
+expect() {
+    local got=${VAL["$1:$2"]-}
+    if [ "$got" = "$3" ]; then
+        pass "frame $1: $2 = ${3:-<absent>}"
+    else
+        fail "frame $1: $2 = '$got', expected '${3:-<absent>}'"
+    fi
+}
+
+HOA=192.0.2.10
+HA=192.0.2.1
+FA=198.51.100.1
+CA=203.0.113.1
+VENDOR=32473
+RRQ_IDENT_TIME="Sep 29, 2023 19:23:31.002944942 UTC" # 0xE8C1A2B300C0FFEE (NTP)
+DENY_IDENT_TIME="Sep 29, 2023 19:23:32.002944942 UTC" # 0xE8C1A2B400C0FFEF
+
+for fr in $(seq 1 $NFRAMES); do
+    expect "$fr" ip.checksum.status 1
+done
+for fr in $(seq 3 $NFRAMES); do
+    expect "$fr" udp.checksum.status 1
+done
+
+# frame 1: agent solicitation
+expect 1 icmp.type 10
+expect 1 icmp.code 0
+expect 1 icmp.checksum.status 1
+expect 1 ip.dst 224.0.0.2
+expect 1 ip.ttl 1
+
+# frame 2: agent advertisement
+expect 2 icmp.type 9
+expect 2 icmp.code 16
+expect 2 icmp.checksum.status 1
+expect 2 ip.src $FA
+expect 2 ip.dst 224.0.0.1
+expect 2 ip.ttl 1
+expect 2 icmp.num_addrs 1
+expect 2 icmp.lifetime 1800
+expect 2 icmp.router_address $FA
+expect 2 icmp.pref_level 0
+expect 2 icmp.mip.type 16,24
+expect 2 icmp.mip.seq 7
+expect 2 icmp.mip.life 1800
+expect 2 icmp.mip.flags 0x9100
+expect 2 icmp.mip.r 1
+expect 2 icmp.mip.f 1
+expect 2 icmp.mip.h 0
+expect 2 icmp.mip.rt 1
+expect 2 icmp.mip.coa $FA
+expect 2 icmp.mip.challenge a0a1a2a3a4a5a6a7a8a9aaabacadaeaf
+
+# frame 3: registration request
+expect 3 udp.srcport 49152
+expect 3 udp.dstport 434
+expect 3 mip.type 1
+expect 3 mip.flags 0x02
+expect 3 mip.t 1
+expect 3 mip.s 0
+expect 3 mip.life 1800
+expect 3 mip.homeaddr $HOA
+expect 3 mip.haaddr $HA
+expect 3 mip.coa $FA
+expect 3 mip.ident "$RRQ_IDENT_TIME"
+expect 3 mip.nai mn1@example.net
+expect 3 mip.ext.type 131,38,134,32,130,132,36
+expect 3 mip.ext.len 15,14,10,20,0,16,20
+expect 3 mip.ext.auth.subtype 1
+expect 3 mip.auth.spi 0x00000100,0x00000002
+expect 3 mip.ext.cvse.vendor_id $VENDOR
+expect 3 mip.ext.cvse.vendor_type 0x0002
+expect 3 mip.ext.cvse.vendor_value 56504e2d494e464f
+expect 3 mip.ext.nvse.vendor_id $VENDOR
+expect 3 mip4vpn.cvse.vendor $VENDOR
+expect 3 mip4vpn.cvse.type 2
+expect 3 mip4vpn.cvse.data 56504e2d494e464f
+expect 3 mip4vpn.nvse.type 3
+expect 3 mip4vpn.nvse.data 0001
+expect 3 mip4vpn.type ""
+
+# frames 4, 5: registration replies
+for fr in 4 5; do
+    expect $fr udp.srcport 434
+    expect $fr udp.dstport 49152
+    expect $fr mip.type 3
+    expect $fr mip.homeaddr $HOA
+    expect $fr mip.haaddr $HA
+    expect $fr mip.nai mn1@example.net
+    expect $fr mip.ext.type 131,32
+    expect $fr mip.auth.spi 0x00000100
+    expect $fr mip4vpn.type ""
+done
+expect 4 mip.code 0
+expect 4 mip.life 1800
+expect 4 mip.ident "$RRQ_IDENT_TIME"
+expect 5 mip.code 131
+expect 5 mip.life 0
+expect 5 mip.ident "$DENY_IDENT_TIME"
+
+# frames 6-9: experimental message (type 255)
+for fr in 6 7 8 9; do
+    expect $fr udp.srcport 434
+    expect $fr udp.dstport 434
+    expect $fr mip4vpn.type 255
+    expect $fr mip.type ""
+    expect $fr mip4vpn.auth.spi 4097
+    expect $fr mip4vpn.cvse.vendor $(if [ $fr = 6 ]; then echo $VENDOR,$VENDOR; else echo $VENDOR; fi)
+done
+expect 6 mip4vpn.length 21
+expect 6 mip4vpn.subtype 18
+expect 6 ip.src $HA
+expect 6 ip.dst $CA
+expect 6 mip4vpn.bu.flags 0xc0
+expect 6 mip4vpn.bu.flags.a 1
+expect 6 mip4vpn.bu.flags.i 1
+expect 6 mip4vpn.bu.flags.m 0
+expect 6 mip4vpn.bu.flags.g 0
+expect 6 mip4vpn.bu.lifetime 300
+expect 6 mip4vpn.bu.hoa $HOA
+expect 6 mip4vpn.bu.coa $FA
+expect 6 mip4vpn.ident 0xe8c1a2c000000001
+expect 6 mip4vpn.ext.type 38,38
+expect 6 mip4vpn.cvse.type 2,1
+expect 6 mip4vpn.cvse.data 56504e2d494e464f
+
+expect 7 mip4vpn.length 17
+expect 7 mip4vpn.subtype 19
+expect 7 mip4vpn.ba.status 0
+expect 7 mip4vpn.ba.lifetime 300
+expect 7 mip4vpn.ba.hoa $HOA
+expect 7 mip4vpn.ident 0xe8c1a2c000000001
+expect 7 mip4vpn.ext.type 38
+expect 7 mip4vpn.cvse.type 1
+
+expect 8 mip4vpn.length 14
+expect 8 mip4vpn.subtype 17
+expect 8 mip4vpn.br.hoa $HOA
+expect 8 mip4vpn.ident 0xe8c1a2c100000002
+expect 8 mip4vpn.cvse.type 1
+
+expect 9 mip4vpn.length 10
+expect 9 mip4vpn.subtype 16
+expect 9 ip.src $FA
+expect 9 mip4vpn.bw.hoa $HOA
+expect 9 mip4vpn.bw.target $CA
+expect 9 mip4vpn.ident ""
+expect 9 mip4vpn.cvse.type 1
+
+# ---- display filters ---------------------------------------------------------
+# expect_filter FILTER EXPECTED_FRAME_LIST
+expect_filter() {
+    local got
+    got=$("${TS[@]}" -r "$PCAP" -Y "$1" -T fields -e frame.number 2>/dev/null | tr '\n' ' ')
+    if [ "$got" = "$2" ]; then
+        pass "filter '$1' -> frames ${2:-none}"
+    else
+        fail "filter '$1' -> frames '$got', expected '$2'"
+    fi
+}
+expect_filter 'icmp.type == 10' '1 '
+expect_filter 'icmp.type == 9 && icmp.mip.seq == 7 && icmp.mip.coa == 198.51.100.1' '2 '
+expect_filter 'mip.type == 1 && mip.t == 1 && mip.nai == "mn1@example.net"' '3 '
+expect_filter 'mip.type == 3 && mip.code == 0' '4 '
+expect_filter 'mip.type == 3 && mip.code == 131' '5 '
+expect_filter 'mip' '3 4 5 '
+expect_filter 'mip4vpn.type == 255' '6 7 8 9 '
+expect_filter 'mip4vpn.subtype == 18 && mip4vpn.bu.hoa == 192.0.2.10 && mip4vpn.bu.lifetime == 300' '6 '
+expect_filter 'mip4vpn.subtype == 19 && mip4vpn.ba.status == 0' '7 '
+expect_filter 'mip4vpn.subtype == 17' '8 '
+expect_filter 'mip4vpn.subtype == 16 && mip4vpn.bw.target == 203.0.113.1' '9 '
+expect_filter 'mip4vpn.auth.spi == 4097 && mip4vpn.cvse.vendor == 32473' '6 7 8 9 '
+expect_filter 'mip4vpn.nvse.type == 3' '3 '
+
+# ---- 3. authenticators recomputed independently ----------------------------------
+hex2bin() { perl -ne 'chomp; print pack("H*", $_)'; }
+payload() { # FRAME -> UDP payload as hex
+    "${TS[@]}" -r "$PCAP" -Y "frame.number == $1" -T fields -e udp.payload 2>/dev/null | tr -d ':\n'
+}
+# check_mac FRAME DIGEST KEY MACLEN: the last MACLEN octets are the HMAC over everything before.
+check_mac() {
+    local hex covered mac want
+    hex=$(payload "$1")
+    covered=${hex:0:$((${#hex} - 2 * $4))}
+    mac=${hex:$((${#hex} - 2 * $4))}
+    want=$(printf '%s' "$covered" | hex2bin | openssl dgst "-$2" -hmac "$3" -r | cut -d' ' -f1)
+    if [ -n "$mac" ] && [ "$mac" = "$want" ]; then
+        pass "frame $1: HMAC-$2 authenticator verified with openssl"
+    else
+        fail "frame $1: authenticator $mac, openssl computes $want"
+    fi
+}
+if command -v openssl >/dev/null && command -v perl >/dev/null; then
+    check_mac 4 md5 "mn-ha shared secret" 16
+    check_mac 5 md5 "mn-ha shared secret" 16
+    for fr in 6 7 8 9; do
+        check_mac $fr sha256 "ha-ca route optimisation key 256" 32
+    done
+else
+    fail "openssl or perl missing: authenticators not checked"
+fi
+
+# ---- 4. registration messages dissect as stock tshark ------------------------
+STOCK_FIELDS=(mip.type mip.flags mip.code mip.life mip.homeaddr mip.haaddr mip.coa mip.ident
+    mip.ext.type mip.ext.len mip.auth.spi mip.auth.auth mip.nai mip.ext.cvse.vendor_id
+    mip.ext.cvse.vendor_type mip.ext.cvse.vendor_value mip.ext.nvse.vendor_id mip.extension)
+sargs=()
+for f in "${STOCK_FIELDS[@]}"; do
+    sargs+=(-e "$f")
+done
+tshark -n -r "$PCAP" -Y 'mip.type == 1 || mip.type == 3' -T fields -E occurrence=a \
+    "${sargs[@]}" >"$TMP/stock.tsv" 2>/dev/null
+"${TS[@]}" -r "$PCAP" -Y 'mip.type == 1 || mip.type == 3' -T fields -E occurrence=a \
+    "${sargs[@]}" >"$TMP/ours.tsv" 2>/dev/null
+if [ -s "$TMP/stock.tsv" ] && cmp -s "$TMP/stock.tsv" "$TMP/ours.tsv"; then
+    pass "registration messages: mip.* fields identical with and without mip4vpn.lua"
+else
+    fail "registration messages differ from stock: $(diff "$TMP/stock.tsv" "$TMP/ours.tsv" | head -n4)"
+fi
+
+# ---- 5. negative check: the checks above must catch a broken message -----------
+"$GEN" --bad-length "$TMP/bad.pcap" >/dev/null 2>&1 || fail "mip_pcapgen --bad-length failed"
+badf=$("${TS[@]}" -r "$TMP/bad.pcap" -T fields -e frame.number \
+    -Y '_ws.malformed || _ws.expert.severity == error' 2>/dev/null | tr '\n' ' ')
+if [ "$badf" = "6 " ] && "${TS[@]}" -r "$TMP/bad.pcap" -V 2>/dev/null |
+    grep -q '\[Expert Info (Error/Malformed): Length 22'; then
+    pass "a Binding Update with a wrong Length octet is flagged (frame 6 only)"
+else
+    fail "wrong Length octet not flagged as expected (flagged frames: '$badf')"
+fi
+
+echo "tshark decode: $passes passed, $fails failed"
+[ "$fails" -eq 0 ]
