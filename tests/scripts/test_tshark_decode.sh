@@ -332,6 +332,20 @@ if command -v openssl >/dev/null && command -v perl >/dev/null; then
     for fr in 6 7 8 9; do
         check_mac $fr sha256 "ha-ca route optimisation key 256" 32
     done
+    # MN-AAA (RFC 3012 §8), last in frame 3: MD5(chal[0] | key |
+    # MD5(preceding data | type, subtype, length, SPI) | low-order 237 octets of chal).
+    hex=$(payload 3)
+    want=$(printf '%s' "$hex" | perl -MDigest::MD5=md5,md5_hex -ne '
+        chomp; my $m = pack("H*", $_); my $cov = substr($m, 0, length($m) - 16);
+        my $chal = pack("H*", "0102030405060708090a0b0c0d0e0f10");
+        my $tail = length($chal) > 237 ? substr($chal, -237) : $chal;
+        print md5_hex(substr($chal, 0, 1) . "mn-aaa shared secret" . md5($cov) . $tail)')
+    got=${hex:$((${#hex} - 32))}
+    if [ "$got" = "$want" ] && [ "${hex:$((${#hex} - 48)):8}" = "24010014" ]; then
+        pass "frame 3: MN-AAA authenticator verified (RFC 3012 §8, perl Digest::MD5)"
+    else
+        fail "frame 3: MN-AAA authenticator $got, expected $want"
+    fi
 else
     fail "openssl or perl missing: authenticators not checked"
 fi
