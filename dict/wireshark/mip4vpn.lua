@@ -31,12 +31,17 @@ What it adds to stock Wireshark (DESIGN.md §6):
 How it hooks in: the dissector replaces the stock "mip" dissector on UDP port
 434. Messages of type 255 are dissected here; every other message is handed
 unchanged to the stock "mip" dissector (Dissector.get("mip")), so registration
-requests/replies look exactly as without this script.
+requests/replies look exactly as without this script, apart from the vendor
+extension content described next (tests/scripts/test_tshark_decode.sh checks
+that the stock mip.* fields of registration messages keep their values).
 
 Vendor extensions inside registration messages (types 1 and 3):
  * NVSE: the stock dissector offers a hook, the "mip.nvse_ext" dissector table
-   keyed by vendor ID; this script registers there, so the content appears
-   inside the stock NVSE subtree (mip4vpn.nvse.* fields).
+   keyed by vendor ID (it passes the NVSE from the vendor type on); this script
+   registers there for our vendor ID, so the content appears inside the stock
+   NVSE subtree as mip4vpn.nvse.type / mip4vpn.nvse.data / mip4vpn.auth.*.
+   Consequence: for our vendor the stock mip.ext.nvse.vendor_type/vendor_value
+   fields are replaced by ours (mip.ext.nvse.reserved/vendor_id stay).
  * CVSE: tshark 4.0's mip dissector has no such hook for CVSEs (it only knows
    Verizon and 3GPP2 CVSE types and otherwise shows mip.ext.cvse.vendor_type /
    vendor_value). So after the stock dissector ran, this script walks the
@@ -77,15 +82,10 @@ local fixed_len = {
     [19] = 1 + 1 + 1 + 2 + 4 + 8,
 }
 
--- draft-ietf-mobileip-optim-11 §4.3 status values.
+-- Binding Acknowledge status: 0 = accepted, >= 128 = rejected. mip_proto.h
+-- does not name the individual rejection codes yet, so only these are named.
 local ba_status_names = {
     [0] = "Binding Update accepted",
-    [128] = "Reason unspecified",
-    [129] = "Administratively prohibited",
-    [130] = "Insufficient resources",
-    [131] = "Authentication failed",
-    [133] = "Identification mismatch",
-    [134] = "Poorly formed Binding Update",
 }
 
 local ext_names = {
@@ -370,8 +370,9 @@ local function dissect_experimental(tvb, pinfo, tree)
         t:add(F.ba_hoa, tvb(o + 4, 4))
         t:add(F.ident, tvb(o + 8, 8))
         local st = tvb(o + 1, 1):uint()
+        local verdict = ba_status_names[st] or (st >= 128 and "rejected" or "unknown")
         info = string.format("Binding Acknowledge: HoA=%s Status=%d (%s) Lifetime=%d",
-            ipstr(tvb, o + 4), st, ba_status_names[st] or "unknown", tvb(o + 2, 2):uint())
+            ipstr(tvb, o + 4), st, verdict, tvb(o + 2, 2):uint())
     elseif subtype == 17 then
         t:add(F.br_reserved, tvb(o, 1))
         t:add(F.br_hoa, tvb(o + 1, 4))

@@ -18,8 +18,10 @@
  *
  * Control socket (UNIX stream, one command per line, plain word or
  * {"cmd":"..."}): status | register | deregister | quit.  Replies are one JSON
- * line.  Events go to --events as JSON lines {"t":REALTIME,"mono":MONOTONIC,
- * "mn":NAME,"event":...} for timelines and registration-time metrics.
+ * line; `mnemu --ctl SOCKET --query CMD` is the matching client (prints the
+ * reply, exits 0 iff it says "ok":true).  Events go to --events as JSON lines
+ * {"t":REALTIME,"mono":MONOTONIC, "mn":NAME,"event":...} for timelines and registration-time
+ * metrics.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -795,6 +797,45 @@ static int next_timeout(void)
     return next > now ? (int)(next - now) : 0;
 }
 
+/* Client side: one command, one reply line. */
+static int query(const char *path, const char *cmd)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(sa.sun_path))
+        return 2;
+    strcpy(sa.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        fprintf(stderr, "mnemu: %s: %s\n", path, strerror(errno));
+        return 2;
+    }
+    char line[300];
+    int n = snprintf(line, sizeof(line), "%s\n", cmd);
+    if (n < 0 || (size_t)n >= sizeof(line) || send(fd, line, (size_t)n, MSG_NOSIGNAL) != n) {
+        close(fd);
+        return 2;
+    }
+    char buf[4096];
+    size_t len = 0;
+    while (len < sizeof(buf) - 1) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 5000) <= 0)
+            break;
+        ssize_t r = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+        if (memchr(buf, '\n', len))
+            break;
+    }
+    close(fd);
+    buf[len] = 0;
+    fputs(buf, stdout);
+    if (!len)
+        return 2;
+    return strstr(buf, "\"ok\":true") ? 0 : 1;
+}
+
 static int hexval(int c)
 {
     if (c >= '0' && c <= '9')
@@ -810,7 +851,8 @@ static void usage(void)
 {
     fprintf(stderr, "usage: mnemu --iface IF --nai NAI --hoa IP --ha IP --spi N --key HEX\n"
                     "             [--lifetime S] [--reverse-tunnel] --ctl SOCKET [--events FILE]"
-                    " [--name NAME]\n");
+                    " [--name NAME]\n"
+                    "       mnemu --ctl SOCKET --query status|register|deregister|quit\n");
 }
 
 int main(int argc, char **argv)
@@ -828,7 +870,7 @@ int main(int argc, char **argv)
                                        {"name", required_argument, NULL, 'N'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
-    const char *hoa = NULL, *ha = NULL, *key = NULL;
+    const char *hoa = NULL, *ha = NULL, *key = NULL, *query_cmd = NULL;
     bool have_spi = false;
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -886,6 +928,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    if (query_cmd && g.ctl_path)
+        return query(g.ctl_path, query_cmd);
     if (!g.iface || !g.nai || !hoa || !ha || !have_spi || !key || !g.ctl_path ||
         strlen(g.iface) >= IFNAMSIZ || strlen(g.nai) > 255) {
         usage();

@@ -38,7 +38,9 @@ GEN="$BUILD_DIR/testbed/mip_pcapgen"
 if [ ! -x "$GEN" ]; then
     GEN=$(find "$BUILD_DIR" -type f -name mip_pcapgen -perm -u+x 2>/dev/null | head -n1)
 fi
-[ -n "$GEN" ] && [ -x "$GEN" ] || die "mip_pcapgen not built under $BUILD_DIR"
+if [ -z "$GEN" ] || [ ! -x "$GEN" ]; then
+    die "mip_pcapgen not built under $BUILD_DIR"
+fi
 
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
@@ -66,7 +68,11 @@ else
     pass "Lua dissector loaded without error"
 fi
 n=$(grep -c '^Frame [0-9]*:' "$TMP/verbose.txt")
-[ "$n" -eq $NFRAMES ] && pass "tshark read $n frames" || fail "tshark read $n frames, expected $NFRAMES"
+if [ "$n" -eq $NFRAMES ]; then
+    pass "tshark read $n frames"
+else
+    fail "tshark read $n frames, expected $NFRAMES"
+fi
 # Frames whose tree mentions Malformed (the exception item or an expert group).
 frames_with() {
     awk -v pat="$1" '/^Frame [0-9]+:/ { f = $2; sub(":", "", f) }
@@ -97,8 +103,11 @@ fi
 bad=$("${TS[@]}" -r "$PCAP" -T fields -e frame.number \
     -Y '_ws.malformed || _ws.expert.severity == error || _ws.expert.severity == warning' \
     2>/dev/null | tr '\n' ' ')
-[ -z "$bad" ] && pass "filter _ws.malformed/_ws.expert.severity matches no frame" ||
+if [ -z "$bad" ]; then
+    pass "filter _ws.malformed/_ws.expert.severity matches no frame"
+else
     fail "frames with malformation or expert error/warning: $bad"
+fi
 
 # ---- field values ----------------------------------------------------------
 FIELDS=(frame.number frame.protocols ip.src ip.dst ip.ttl ip.checksum.status
@@ -241,7 +250,11 @@ for fr in 6 7 8 9; do
     expect $fr mip4vpn.type 255
     expect $fr mip.type ""
     expect $fr mip4vpn.auth.spi 4097
-    expect $fr mip4vpn.cvse.vendor $(if [ $fr = 6 ]; then echo $VENDOR,$VENDOR; else echo $VENDOR; fi)
+    if [ $fr = 6 ]; then
+        expect $fr mip4vpn.cvse.vendor "$VENDOR,$VENDOR" # VPN info + RO auth
+    else
+        expect $fr mip4vpn.cvse.vendor $VENDOR
+    fi
 done
 expect 6 mip4vpn.length 21
 expect 6 mip4vpn.subtype 18
