@@ -270,24 +270,39 @@ static void print_table(json_t *items)
         }
         return;
     }
-    size_t ncols = json_object_size(first);
-    if (ncols == 0)
+    /* Columns: the union of the items' keys, in order of first appearance
+     * (listings such as "kernel" mix kinds of objects). */
+    size_t maxcols = 0;
+    for (size_t r = 0; r < rows; r++)
+        maxcols += json_object_size(json_array_get(items, r));
+    if (maxcols == 0)
         return;
-    const char **keys = calloc(ncols, sizeof(*keys));
-    size_t *width = calloc(ncols, sizeof(*width));
-    char **cells = calloc((rows + 1) * ncols, sizeof(*cells));
-    if (!keys || !width || !cells) {
+    const char **keys = calloc(maxcols, sizeof(*keys));
+    if (!keys) {
         fprintf(stderr, "%s: out of memory\n", prog);
         exit(EXIT_COMM);
     }
-    size_t c = 0;
+    size_t ncols = 0, c;
     const char *key;
     json_t *val;
-    json_object_foreach(first, key, val)
-    {
-        (void)val;
-        keys[c] = key;
-        char *h = strdup(key);
+    for (size_t r = 0; r < rows; r++) {
+        json_object_foreach(json_array_get(items, r), key, val)
+        {
+            (void)val;
+            for (c = 0; c < ncols && strcmp(keys[c], key); c++)
+                ;
+            if (c == ncols)
+                keys[ncols++] = key;
+        }
+    }
+    size_t *width = calloc(ncols, sizeof(*width));
+    char **cells = calloc((rows + 1) * ncols, sizeof(*cells));
+    if (!width || !cells) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        exit(EXIT_COMM);
+    }
+    for (c = 0; c < ncols; c++) {
+        char *h = strdup(keys[c]);
         if (!h) {
             fprintf(stderr, "%s: out of memory\n", prog);
             exit(EXIT_COMM);
@@ -296,7 +311,6 @@ static void print_table(json_t *items)
             if (*p >= 'a' && *p <= 'z')
                 *p = (char)(*p - 'a' + 'A');
         cells[c] = h;
-        c++;
     }
     for (size_t r = 0; r < rows; r++) {
         json_t *item = json_array_get(items, r);

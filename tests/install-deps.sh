@@ -9,7 +9,7 @@ PKGS=(
   libjansson-dev libsqlite3-dev libipset-dev
   libfreediameter-dev freediameterd freediameter-extensions
   iproute2 iptables ipset tcpdump tshark kmod user-mode-linux
-  openssl xxd jq procps psmisc
+  openssl xxd jq procps psmisc iputils-ping
 )
 missing=()
 for p in "${PKGS[@]}"; do

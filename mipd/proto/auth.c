@@ -8,8 +8,8 @@
 
 #define MN_AAA_CHAL_TAIL 237 /* RFC 3012 §8: "least-order 237 bytes from Challenge" */
 
-static bool hmac(const EVP_MD *md, const void *key, size_t keylen, const uint8_t *data,
-                 size_t len, uint8_t *out, unsigned outlen)
+static bool hmac(const EVP_MD *md, const void *key, size_t keylen, const uint8_t *data, size_t len,
+                 uint8_t *out, unsigned outlen)
 {
     unsigned got = 0;
     /* HMAC() with a zero-length key needs a non-NULL pointer. */
@@ -47,8 +47,8 @@ static bool mn_aaa_compute(const uint8_t *covered, size_t covered_len, const voi
         EVP_DigestUpdate(ctx, covered, covered_len) != 1 ||
         EVP_DigestFinal_ex(ctx, inner, &n) != 1 || n != MIP_MD5_LEN)
         goto out;
-    if (EVP_DigestInit_ex(ctx, EVP_md5(), NULL) != 1 ||
-        EVP_DigestUpdate(ctx, chal, 1) != 1 || EVP_DigestUpdate(ctx, key, keylen) != 1 ||
+    if (EVP_DigestInit_ex(ctx, EVP_md5(), NULL) != 1 || EVP_DigestUpdate(ctx, chal, 1) != 1 ||
+        EVP_DigestUpdate(ctx, key, keylen) != 1 ||
         EVP_DigestUpdate(ctx, inner, sizeof(inner)) != 1 ||
         EVP_DigestUpdate(ctx, chal + challen - tail, tail) != 1 ||
         EVP_DigestFinal_ex(ctx, out, &n) != 1 || n != MIP_MD5_LEN)
@@ -91,8 +91,7 @@ void mip_put_mn_aaa_auth(struct mip_writer *w, uint32_t spi, const void *key, si
     p[1] = MIP_GEN_AUTH_SUBTYPE_MN_AAA;
     mip_wr16(p + 2, 4 + MIP_MD5_LEN);
     mip_wr32(p + 4, spi);
-    if (!mn_aaa_compute(w->buf, (size_t)(p + 8 - w->buf), key, keylen, challenge, challen,
-                        p + 8))
+    if (!mn_aaa_compute(w->buf, (size_t)(p + 8 - w->buf), key, keylen, challenge, challen, p + 8))
         w->err = MIP_ERR_BAD_VALUE;
 }
 
@@ -109,8 +108,7 @@ void mip_put_ro_auth(struct mip_writer *w, uint32_t vendor_id, uint32_t spi, con
     mip_wr32(p + 4, vendor_id);
     mip_wr16(p + 8, MIP_VSE_TYPE_RO_AUTH);
     mip_wr32(p + 10, spi);
-    if (!hmac(EVP_sha256(), key, keylen, w->buf, (size_t)(p + 14 - w->buf), p + 14,
-              MIP_SHA256_LEN))
+    if (!hmac(EVP_sha256(), key, keylen, w->buf, (size_t)(p + 14 - w->buf), p + 14, MIP_SHA256_LEN))
         w->err = MIP_ERR_BAD_VALUE;
 }
 

@@ -226,8 +226,8 @@ static enum mip_err fail_at(size_t *off_err, size_t off, enum mip_err e)
 
 static bool is_auth(uint8_t type)
 {
-    return type == MIP_EXT_MN_HA_AUTH || type == MIP_EXT_MN_FA_AUTH ||
-           type == MIP_EXT_FA_HA_AUTH || type == MIP_EXT_GEN_AUTH;
+    return type == MIP_EXT_MN_HA_AUTH || type == MIP_EXT_MN_FA_AUTH || type == MIP_EXT_FA_HA_AUTH ||
+           type == MIP_EXT_GEN_AUTH;
 }
 
 /*
@@ -392,9 +392,8 @@ enum mip_err mip_get_reg_request(const uint8_t *buf, size_t len, struct mip_reg_
         return fail_at(off_err, 0, MIP_ERR_BAD_TYPE);
     if (len < RRQ_FIXED_LEN)
         return fail_at(off_err, len, MIP_ERR_TRUNCATED);
-    rq->flags = buf[1];
-    if (rq->flags & (MIP_RRQ_FLAG_R | MIP_RRQ_FLAG_X))
-        return fail_at(off_err, 1, MIP_ERR_RESERVED_BITS);
+    /* RFC 5944 §3.3: r and x are "sent as zero; ignored on reception". */
+    rq->flags = buf[1] & (uint8_t) ~(MIP_RRQ_FLAG_R | MIP_RRQ_FLAG_X);
     rq->lifetime = mip_rd16(buf + 2);
     rq->home_addr = get_addr(buf + 4);
     rq->home_agent = get_addr(buf + 8);

@@ -52,10 +52,10 @@ enum mip_ext_type {
     MIP_EXT_MN_HA_AUTH = 32,
     MIP_EXT_MN_FA_AUTH = 33,
     MIP_EXT_FA_HA_AUTH = 34,
-    MIP_EXT_GEN_AUTH = 36, /* RFC 3012 generalized authentication, long form */
-    MIP_EXT_CVSE = 38,     /* RFC 3115 critical vendor/org specific, long form */
-    MIP_EXT_ENCAP_DELIVERY = 130, /* RFC 3024 encapsulating delivery style */
-    MIP_EXT_NAI = 131,            /* RFC 2794 */
+    MIP_EXT_GEN_AUTH = 36,         /* RFC 3012 generalized authentication, long form */
+    MIP_EXT_CVSE = 38,             /* RFC 3115 critical vendor/org specific, long form */
+    MIP_EXT_ENCAP_DELIVERY = 130,  /* RFC 3024 encapsulating delivery style */
+    MIP_EXT_NAI = 131,             /* RFC 2794 */
     MIP_EXT_MN_FA_CHALLENGE = 132, /* RFC 3012 */
     MIP_EXT_NVSE = 134,            /* RFC 3115 normal vendor/org specific */
 };
@@ -127,16 +127,16 @@ enum mip_reply_code {
 /* What a decoder found wrong; MIP_OK when nothing. */
 enum mip_err {
     MIP_OK = 0,
-    MIP_ERR_TRUNCATED,       /* buffer shorter than the fixed part or an extension */
-    MIP_ERR_BAD_TYPE,        /* message type not the one expected */
-    MIP_ERR_BAD_LENGTH,      /* a length field is inconsistent */
+    MIP_ERR_TRUNCATED,            /* buffer shorter than the fixed part or an extension */
+    MIP_ERR_BAD_TYPE,             /* message type not the one expected */
+    MIP_ERR_BAD_LENGTH,           /* a length field is inconsistent */
     MIP_ERR_UNKNOWN_CRITICAL_EXT, /* unknown extension type 0-127 (RFC 5944 §1.9) */
-    MIP_ERR_DUPLICATE_EXT,   /* an extension that may appear once appears twice */
-    MIP_ERR_EXT_ORDER,       /* e.g. data after the MN-HA authenticator that it should cover */
-    MIP_ERR_RESERVED_BITS,   /* reserved flag bits set */
-    MIP_ERR_BAD_VALUE,       /* a field value the RFC forbids */
-    MIP_ERR_NOSPACE,         /* encoder: output buffer too small */
-    MIP_ERR_BAD_CHECKSUM,    /* ICMP checksum wrong (agent advertisement/solicitation) */
+    MIP_ERR_DUPLICATE_EXT,        /* an extension that may appear once appears twice */
+    MIP_ERR_EXT_ORDER,            /* e.g. data after the MN-HA authenticator that it should cover */
+    MIP_ERR_RESERVED_BITS,        /* reserved flag bits set */
+    MIP_ERR_BAD_VALUE,            /* a field value the RFC forbids */
+    MIP_ERR_NOSPACE,              /* encoder: output buffer too small */
+    MIP_ERR_BAD_CHECKSUM,         /* ICMP checksum wrong (agent advertisement/solicitation) */
 };
 const char *mip_err_str(enum mip_err e);
 
@@ -149,12 +149,12 @@ struct mip_bytes {
 /* One authentication extension (32/33/34 short form or 36 long form). */
 struct mip_auth_ext {
     bool present;
-    uint8_t subtype;        /* only for type 36 */
+    uint8_t subtype; /* only for type 36 */
     uint32_t spi;
     struct mip_bytes authenticator;
-    size_t covered_len;     /* octets of the message the authenticator protects:
-                               from the start through this extension's SPI */
-    size_t offset;          /* where this extension starts in the message */
+    size_t covered_len; /* octets of the message the authenticator protects:
+                           from the start through this extension's SPI */
+    size_t offset;      /* where this extension starts in the message */
 };
 
 /* A vendor-specific extension (RFC 3115). */
@@ -296,7 +296,11 @@ void mip_put_auth_hmac_md5(struct mip_writer *w, uint8_t type, uint32_t spi, con
                            size_t keylen);
 /* Appends an RFC 3012 §5 MN-AAA generalized authentication extension (36/1);
  * the authenticator uses the algorithm RFC 3012 §8 defines for CHAP_SPI
- * semantics (MD5 over challenge, key and the hashed preceding data). */
+ * semantics (MD5 over challenge, key and the hashed preceding data):
+ *   MD5(challenge[0] || key || MD5(message so far || Type, Subtype, Length, SPI)
+ *       || the last min(237, challen) octets of the challenge)
+ * (a challenge shorter than 238 octets thus has its first octet hashed twice,
+ * as RFC 3012 §8 notes).  Length is 20 (SPI + 16-octet authenticator). */
 void mip_put_mn_aaa_auth(struct mip_writer *w, uint32_t spi, const void *key, size_t keylen,
                          const void *challenge, size_t challen);
 /* Appends a CVSE of our vendor carrying SPI + HMAC-SHA-256 over everything
@@ -307,7 +311,22 @@ void mip_put_ro_auth(struct mip_writer *w, uint32_t vendor_id, uint32_t spi, con
 
 /* ---------------------------------------------------------------------------
  * Decoding.  Return MIP_OK or what was wrong; *off_err (if not NULL) receives
- * the offset at which decoding failed. */
+ * the offset at which decoding failed: 0 for the message type, 1 for flags
+ * or the experimental Length, 2 for an unknown experimental subtype, the
+ * buffer length when the fixed part is cut short, and otherwise the offset of
+ * the Type octet of the offending extension.
+ *
+ * Error conventions: an extension (or fixed part) running past the end of the
+ * buffer is MIP_ERR_TRUNCATED; a Length too small for the extension's own
+ * fields (auth < 4, NVSE < 8, CVSE < 6, challenge < 4, NAI 0, encapsulating
+ * delivery != 0), more than MIP_MAX_VSE CVSEs or NVSEs, or a wrong
+ * experimental Length is MIP_ERR_BAD_LENGTH; type 36 with a subtype other than
+ * MN-AAA is MIP_ERR_UNKNOWN_CRITICAL_EXT.  Ordering (RFC 5944 §3.6.1.3,
+ * RFC 3012 §3): MN-HA after MN-FA/MN-AAA, a non-authentication extension
+ * after MN-FA/MN-AAA, or anything after FA-HA is MIP_ERR_EXT_ORDER; any
+ * authentication extension, NAI, challenge or encapsulating delivery twice is
+ * MIP_ERR_DUPLICATE_EXT.  SPIs below 256 are accepted and left to the caller.
+ * Auth lengths other than 16 octets decode but never verify. */
 enum mip_err mip_get_reg_request(const uint8_t *buf, size_t len, struct mip_reg_request *rq,
                                  size_t *off_err);
 enum mip_err mip_get_reg_reply(const uint8_t *buf, size_t len, struct mip_reg_reply *rp,
@@ -334,14 +353,14 @@ bool mip_verify_ro_auth(const uint8_t *msg, size_t msglen, const struct mip_exts
 #define MIP_CHALLENGE_MAX 32
 
 struct mip_agent_adv {
-    uint8_t code;           /* 0, or 16 when the agent does not route common traffic */
-    uint16_t adv_lifetime;  /* router advertisement lifetime, seconds */
+    uint8_t code;          /* 0, or 16 when the agent does not route common traffic */
+    uint16_t adv_lifetime; /* router advertisement lifetime, seconds */
     unsigned n_routers;
     struct in_addr routers[MIP_ADV_MAX_ROUTERS];
     int32_t pref[MIP_ADV_MAX_ROUTERS];
-    uint16_t seq;           /* mobility extension */
+    uint16_t seq; /* mobility extension */
     uint16_t reg_lifetime;
-    uint16_t flags;         /* MIP_ADV_FLAG_* */
+    uint16_t flags; /* MIP_ADV_FLAG_* */
     unsigned n_coa;
     struct in_addr coa[MIP_ADV_MAX_COA];
     bool has_prefix_len;
@@ -352,7 +371,16 @@ struct mip_agent_adv {
     uint8_t challenge[MIP_CHALLENGE_MAX];
 };
 
+/* Returns the length written, 0 if cap is too small or a count exceeds its
+ * array. Extensions: mobility (16), then prefix lengths (19), then challenge (24). */
 size_t mip_put_agent_adv(uint8_t *buf, size_t cap, const struct mip_agent_adv *a);
+/* Structure is checked before the checksum: TRUNCATED, BAD_LENGTH (address
+ * entry size != 2, more routers/CoAs/prefix lengths than the arrays hold, bad
+ * extension Length), UNKNOWN_CRITICAL_EXT, DUPLICATE_EXT, EXT_ORDER (prefix
+ * lengths before the mobility extension), BAD_TYPE (not ICMP type 9, or no
+ * mobility extension), BAD_VALUE (code not 0/16), then BAD_CHECKSUM.  Pad
+ * octets (type 0) and unknown types 128-255 are skipped; reserved flag bits
+ * are kept as received (RFC 5944 §2.1.1: ignored on reception). */
 enum mip_err mip_get_agent_adv(const uint8_t *buf, size_t len, struct mip_agent_adv *a);
 size_t mip_put_agent_solicit(uint8_t *buf, size_t cap);
 enum mip_err mip_get_agent_solicit(const uint8_t *buf, size_t len);
@@ -369,9 +397,12 @@ uint64_t mip_ident_now(void); /* NTP timestamp of now with random low bits */
 uint64_t mip_ntp_now(void);
 enum mip_ident_verdict {
     MIP_IDENT_OK,
-    MIP_IDENT_STALE,   /* outside the window: answer 133 with the HA's time */
-    MIP_IDENT_REPLAY,  /* not larger than the last accepted: answer 133 */
+    MIP_IDENT_STALE,  /* outside the window: answer 133 with the HA's time */
+    MIP_IDENT_REPLAY, /* not larger than the last accepted: answer 133 */
 };
+/* now_ntp is a 64-bit NTP timestamp (mip_ntp_now()); only the seconds are
+ * compared, as a signed 32-bit difference (survives the 2036 NTP era wrap).
+ * last_accepted 0 means none yet.  STALE is checked before REPLAY. */
 enum mip_ident_verdict mip_ident_check(uint64_t ident, uint64_t last_accepted, uint64_t now_ntp,
                                        uint32_t window_s);
 /* Identification for a 133 reply: high 32 bits from the HA's clock, low 32

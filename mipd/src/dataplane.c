@@ -349,6 +349,9 @@ int dp_tunnel_get(struct dataplane *dp, struct in_addr local, struct in_addr rem
     return r;
 }
 
+/* Callers put the routes through a tunnel before the tunnel itself: the
+ * kernel drops those routes with the link, and a route still referenced in
+ * the shadow would not be re-installed by a later get. */
 int dp_tunnel_put(struct dataplane *dp, struct in_addr local, struct in_addr remote)
 {
     struct dp_obj o;

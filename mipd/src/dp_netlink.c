@@ -14,7 +14,8 @@
  *     kernel only deletes an entry matching all of those, so success means
  *     the leftover was identical: we add ours again and report success.  If
  *     the delete fails, the existing object differs (e.g. the same prefix via
- *     another device) and the add fails with -EEXIST.
+ *     another device, or not "proto static" as all our routes are) and the
+ *     add fails with -EEXIST.
  *   - proxy neighbour: the kernel creates-or-keeps without EEXIST; identical
  *     by construction.
  *   - tunnel: an existing ipip link of that name with the same endpoints is

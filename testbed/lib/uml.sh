@@ -50,6 +50,7 @@ mount -t tmpfs tmpfs /dev/shm
 echo $work/modprobe.sh > /proc/sys/kernel/modprobe
 for m in $UML_MODULES; do $work/modprobe.sh \$m 2>/dev/null; done
 ip link set lo up
+echo "@@uml-guest-start@@"
 cd $(printf %q "$PWD")
 $q
 echo \$? > $work/uml.rc
@@ -61,7 +62,7 @@ INIT
     timeout "$UML_TIMEOUT" linux.uml mem="$UML_MEM" quiet loglevel=1 rootfstype=hostfs rootflags=/ rw \
         init="$work/init.sh" con=null con0=null,fd:1 </dev/null >"$work/console.log" 2>&1
     # The guest's console carries the command's output after the kernel's boot log.
-    sed -n '/^Run .*init.sh as init process/,$p' "$work/console.log" | sed '1d' \
+    tr -d '\r' <"$work/console.log" | sed -n '/^@@uml-guest-start@@/,$p' | sed '1d' \
         | grep -v -E '^(Powering off\.|reboot: System halted)$'
     if [ -f "$work/uml.rc" ]; then
         return "$(cat "$work/uml.rc")"

@@ -390,6 +390,8 @@ static void send_rrq(void)
     struct sockaddr_in d = {
         .sin_family = AF_INET, .sin_port = htons(MIP_UDP_PORT), .sin_addr = p->fa};
     int err = 0;
+    if (p->tries == 0 && p->resyncs == 0)
+        p->first_sent_ms = mono_ms_f();
     if (g.udp < 0 || sendto(g.udp, buf, w.len, 0, (struct sockaddr *)&d, sizeof(d)) < 0)
         err = g.udp < 0 ? ENOTCONN : errno;
     if (p->n_ids < (int)(sizeof(p->ids) / sizeof(p->ids[0])))
@@ -868,6 +870,7 @@ int main(int argc, char **argv)
                                        {"ctl", required_argument, NULL, 'c'},
                                        {"events", required_argument, NULL, 'e'},
                                        {"name", required_argument, NULL, 'N'},
+                                       {"query", required_argument, NULL, 'q'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
     const char *hoa = NULL, *ha = NULL, *key = NULL, *query_cmd = NULL;
@@ -923,6 +926,9 @@ int main(int argc, char **argv)
         case 'N':
             g.name = optarg;
             break;
+        case 'q':
+            query_cmd = optarg;
+            break;
         default:
             usage();
             return 2;
@@ -977,6 +983,7 @@ int main(int argc, char **argv)
     }
     if (ctl_open() < 0)
         return 1;
+    (void)mip_ident_now(); /* seeds the DRBG now, not on the first request */
     event("start", ",\"nai\":\"%s\",\"hoa\":\"%s\",\"ha\":\"%s\",\"reverse_tunnel\":%s", g.nai,
           ip_str(g.hoa), ip_str(g.ha), g.reverse ? "true" : "false");
     check_link();

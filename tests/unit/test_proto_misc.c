@@ -134,19 +134,17 @@ static void test_adv_malformed(void **state)
         uint8_t val;
         enum mip_err want;
     } pokes[] = {
-        {0, 10, MIP_ERR_BAD_TYPE},     /* not an advertisement */
-        {1, 1, MIP_ERR_BAD_VALUE},     /* code */
-        {5, 3, MIP_ERR_BAD_LENGTH},    /* address entry size */
-        {4, 5, MIP_ERR_BAD_LENGTH},    /* more routers than we hold */
-        {25, 7, MIP_ERR_BAD_LENGTH},   /* mobility ext length not 6+4N */
-        {25, 2, MIP_ERR_BAD_LENGTH},   /* shorter than 6 */
-        {41, 5, MIP_ERR_BAD_LENGTH},   /* prefix-lengths too many */
-        {45, 2, MIP_ERR_BAD_LENGTH},   /* challenge shorter than 4 */
-        {24, 19, MIP_ERR_EXT_ORDER},   /* prefix lengths before mobility */
-        {44, 16, MIP_ERR_DUPLICATE_EXT},
-        {44, 19, MIP_ERR_DUPLICATE_EXT},
-        {40, 16, MIP_ERR_DUPLICATE_EXT},
-        {44, 77, MIP_ERR_UNKNOWN_CRITICAL_EXT},
+        {0, 10, MIP_ERR_BAD_TYPE},   /* not an advertisement */
+        {1, 1, MIP_ERR_BAD_VALUE},   /* code */
+        {5, 3, MIP_ERR_BAD_LENGTH},  /* address entry size */
+        {4, 5, MIP_ERR_BAD_LENGTH},  /* more routers than we hold */
+        {25, 7, MIP_ERR_BAD_LENGTH}, /* mobility ext length not 6+4N */
+        {25, 2, MIP_ERR_BAD_LENGTH}, /* shorter than 6 */
+        {41, 5, MIP_ERR_BAD_LENGTH}, /* prefix-lengths too many */
+        {45, 2, MIP_ERR_BAD_LENGTH}, /* challenge shorter than 4 */
+        {24, 19, MIP_ERR_EXT_ORDER}, /* prefix lengths before mobility */
+        {44, 16, MIP_ERR_DUPLICATE_EXT}, {44, 19, MIP_ERR_DUPLICATE_EXT},
+        {40, 16, MIP_ERR_DUPLICATE_EXT}, {44, 77, MIP_ERR_UNKNOWN_CRITICAL_EXT},
     };
     for (size_t i = 0; i < sizeof(pokes) / sizeof(pokes[0]); i++) {
         memcpy(c, buf, n);
@@ -183,9 +181,8 @@ static void test_solicit(void **state)
     assert_memory_equal(buf, want, 8);
     assert_int_equal(mip_get_agent_solicit(buf, 8), MIP_OK);
     for (size_t l = 0; l < 8; l++)
-        assert_int_equal(mip_get_agent_solicit(buf, l), l == 0 || buf[0] == 10
-                                                            ? MIP_ERR_TRUNCATED
-                                                            : MIP_ERR_BAD_TYPE);
+        assert_int_equal(mip_get_agent_solicit(buf, l),
+                         l == 0 || buf[0] == 10 ? MIP_ERR_TRUNCATED : MIP_ERR_BAD_TYPE);
     buf[7] = 1;
     assert_int_equal(mip_get_agent_solicit(buf, 8), MIP_ERR_BAD_CHECKSUM);
     buf[7] = 0;
@@ -240,8 +237,8 @@ static void test_strings(void **state)
     (void)state;
     for (int e = MIP_OK; e <= MIP_ERR_BAD_CHECKSUM; e++)
         assert_string_not_equal(mip_err_str((enum mip_err)e), "unknown error");
-    static const uint8_t codes[] = {0,  1,  64, 65, 66, 67, 68, 69, 70,  71,  72,  74,
-                                    75, 77, 78, 79, 80, 81, 82, 88, 104, 105, 106, 128,
+    static const uint8_t codes[] = {0,   1,   64,  65,  66,  67,  68,  69,  70,  71,  72,  74,
+                                    75,  77,  78,  79,  80,  81,  82,  88,  104, 105, 106, 128,
                                     129, 130, 131, 132, 133, 134, 135, 136, 137, 138, 139};
     for (size_t i = 0; i < sizeof(codes); i++)
         assert_string_not_equal(mip_code_str(codes[i]), "unknown code");
