@@ -70,7 +70,9 @@ check_that() { # NAME DETAIL COND
 
 metric() {
     local key=$1 value=$2
-    if [[ "$value" =~ ^-?[0-9]+(\.[0-9]+)?$ ]]; then
+    if [ -z "$value" ] || [ "$value" = null ]; then
+        jq -cn --arg k "$key" '{($k): null}' >>"$TB_RESULTS/metrics.jsonl"
+    elif [[ "$value" =~ ^-?[0-9]+(\.[0-9]+)?$ ]]; then
         jq -cn --arg k "$key" --argjson v "$value" '{($k): $v}' >>"$TB_RESULTS/metrics.jsonl"
     else
         jq -cn --arg k "$key" --arg v "$value" '{($k): $v}' >>"$TB_RESULTS/metrics.jsonl"
@@ -149,13 +151,15 @@ kshadow() { # the JSON answer of `mipctl kernel --json` on stdin
 # kernel_vs_shadow NODE BASELINE_FILE SHADOW_JSON: the namespace's kernel state must be its
 # baseline (taken before the daemon ran) plus exactly the daemon's shadow objects.
 kernel_vs_shadow() {
-    local node=$1 base=$2 shadow_json=$3 now shadow extra missing
-    now=$(kstate "$node")
-    shadow=$(printf '%s' "$shadow_json" | kshadow)
-    extra=$(comm -23 <(printf '%s\n' "$now" | sed '/^$/d') \
-        <(sort -u "$base" <(printf '%s\n' "$shadow") | sed '/^$/d'))
-    missing=$(comm -13 <(printf '%s\n' "$now" | sed '/^$/d') <(printf '%s\n' "$shadow" | sed '/^$/d'))
-    local n; n=$(printf '%s\n' "$shadow" | sed '/^$/d' | wc -l)
+    local node=$1 base=$2 shadow_json=$3 d extra missing n
+    d=$(mktemp -d)
+    kstate "$node" | sed '/^$/d' >"$d/now"
+    printf '%s' "$shadow_json" | kshadow | sed '/^$/d' >"$d/shadow"
+    sort -u "$base" "$d/shadow" | sed '/^$/d' >"$d/expected"
+    extra=$(comm -23 "$d/now" "$d/expected")
+    missing=$(comm -13 "$d/now" "$d/shadow")
+    n=$(wc -l <"$d/shadow")
+    rm -rf "$d"
     if [ -z "$extra" ] && [ -z "$missing" ]; then
         echo "$node: kernel = baseline + $n shadow object(s)"
         return 0
@@ -167,8 +171,12 @@ kernel_vs_shadow() {
 
 # kernel_clean NODE BASELINE_FILE: nothing beyond the baseline is left.
 kernel_clean() {
-    local extra
-    extra=$(comm -23 <(kstate "$1") <(sort -u "$2"))
+    local d extra
+    d=$(mktemp -d)
+    kstate "$1" >"$d/now"
+    sort -u "$2" >"$d/base"
+    extra=$(comm -23 "$d/now" "$d/base")
+    rm -rf "$d"
     if [ -z "$extra" ]; then echo "$1: kernel back to its baseline"; return 0; fi
     echo "$1: leftovers: $(echo "$extra" | paste -sd, -)"
     return 1

@@ -618,7 +618,7 @@ static void status(int fd)
     long left = 0;
     if (g.st == ST_REGISTERED && g.expire_ms > now)
         left = (long)((g.expire_ms - now + 999) / 1000);
-    char code[8] = "null";
+    char code[16] = "null";
     if (g.last_code >= 0)
         snprintf(code, sizeof(code), "%d", g.last_code);
     char last_ms[32] = "null";
