@@ -129,7 +129,7 @@ kstate() { # NODE
               + (if .gateway then " via \(.gateway)" else "" end)'
         ip -n "$ns" -j rule show | jq -r "$_TB_TABLE_JQ"' .[]
             | select(.priority != 0 and .priority != 32766 and .priority != 32767)
-            | "rule \(.priority) from \(.src // "all")\(if .srclen then "/\(.srclen)" else "" end)"
+            | "rule \(.priority) from \(.src // "all")\(if .srclen and .srclen != 32 then "/\(.srclen)" else "" end)"
               + " iif \(.iif // "-") table \(.table | tbl)"'
         ip -n "$ns" -j neigh show proxy | jq -r '.[] | "proxy \(.dst) dev \(.dev)"'
     } | sort
@@ -139,11 +139,12 @@ kshadow() { # the JSON answer of `mipctl kernel --json` on stdin
     jq -r '.items[]? |
         if .kind == "tunnel" then "tunnel \(.name) remote \(.remote)"
         elif .kind == "route" then
-            "route \(.dst | sub("/32$"; "")) dev \(.dev) table \(.table // 254)"
+            "route \(.dst | sub("/32$"; "") | if . == "0.0.0.0/0" then "default" else . end)"
+            + " dev \(.dev) table \(.table // 254 | if . == 0 then 254 else . end)"
             + (if .gw and .gw != "0.0.0.0" then " via \(.gw)" else "" end)
         elif .kind == "rule" then
-            "rule \(.priority) from \(.src | if . == "0.0.0.0/0" then "all" else . end)"
-            + " iif \(.iif // "-") table \(.table)"
+            "rule \(.priority) from \(.src | sub("/32$"; "") | if . == "0.0.0.0/0" then "all" else . end)"
+            + " iif \(.iif // "-") table \(.table | if . == 0 then 254 else . end)"
         elif .kind == "proxy_arp" then "proxy \(.addr) dev \(.dev)"
         else "unknown \(.)" end' | sort
 }

@@ -110,19 +110,27 @@ mn_add() { # NAME HOA
     echo "$2" >"$TB_STATE/mn/$1.hoa"
 }
 
-mn_hoa() { cat "$TB_STATE/mn/$1.hoa"; }
+mn_hoa() { local h; read -r h <"$TB_STATE/mn/$1.hoa"; echo "$h"; }
 # Where the MN is plugged in now (empty if detached).
-mn_where() { cat "$TB_STATE/mn/$1.at" 2>/dev/null || true; }
+mn_where() { local f=; [ ! -f "$TB_STATE/mn/$1.at" ] || read -r f <"$TB_STATE/mn/$1.at"; echo "$f"; }
 
 mn_attach() { # MN FA
     local mn=$1 fa=$2 hoa
-    hoa=$(mn_hoa "$mn")
-    [ -z "$(mn_where "$mn")" ] || mn_detach "$mn"
+    read -r hoa <"$TB_STATE/mn/$mn.hoa"
+    [ ! -f "$TB_STATE/mn/$mn.at" ] || mn_detach "$mn"
+    # Two ip processes only (process start-up is slow under UML, and this is the hand-off).
     # The FA-side end is named after the MN so an FA can tell its visitors' ports apart.
-    _tb_ip "$mn" link add mn0 type veth peer name "v-$mn" netns "$(_tb_ns "$fa")"
-    _tb_ip "$fa" link set "v-$mn" master acc0 up
-    _tb_ip "$mn" addr add "$hoa/32" dev mn0
-    _tb_ip "$mn" link set mn0 up
+    _tb_ip "$mn" -batch - <<EOF
+link add mn0 type veth peer name v-$mn netns $(_tb_ns "$fa")
+addr add $hoa/32 dev mn0
+link set mn0 up
+EOF
+    # Enslave first, then up: in one "master X up" request the kernel raises the link before
+    # enslaving it, and the MN's first packets (its solicitation) would miss the bridge.
+    _tb_ip "$fa" -batch - <<EOF
+link set v-$mn master acc0
+link set v-$mn up
+EOF
     echo "$fa" >"$TB_STATE/mn/$mn.at"
 }
 

@@ -47,6 +47,8 @@ mount -t tmpfs tmpfs /run
 mkdir -p /run/netns /dev/net /dev/shm
 mount -t tmpfs tmpfs /dev/shm
 [ -e /dev/net/tun ] || mknod /dev/net/tun c 10 200
+# bash process substitution needs /dev/fd, which devtmpfs does not provide.
+[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
 echo $work/modprobe.sh > /proc/sys/kernel/modprobe
 for m in $UML_MODULES; do $work/modprobe.sh \$m 2>/dev/null; done
 ip link set lo up

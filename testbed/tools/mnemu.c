@@ -326,6 +326,18 @@ static void check_link(void)
             usable = (ifr.ifr_flags & IFF_UP) && (ifr.ifr_flags & IFF_RUNNING);
         if (s >= 0)
             close(s);
+        /* IFF_RUNNING is also set while the operational state is still
+         * "unknown" (a link just raised, before the kernel has looked at its
+         * carrier): wait for "up", or the first solicitation is lost. */
+        char path[64], state[16] = "";
+        snprintf(path, sizeof(path), "/sys/class/net/%s/operstate", g.iface);
+        FILE *f = fopen(path, "r");
+        if (f) {
+            if (!fgets(state, sizeof(state), f))
+                state[0] = 0;
+            fclose(f);
+            usable = usable && !strncmp(state, "up", 2);
+        }
     }
     if (idx != g.ifindex) {
         if (g.ifindex) {
@@ -859,20 +871,14 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-    static const struct option lo[] = {{"iface", required_argument, NULL, 'i'},
-                                       {"nai", required_argument, NULL, 'n'},
-                                       {"hoa", required_argument, NULL, 'a'},
-                                       {"ha", required_argument, NULL, 'H'},
-                                       {"spi", required_argument, NULL, 's'},
-                                       {"key", required_argument, NULL, 'k'},
-                                       {"lifetime", required_argument, NULL, 'l'},
-                                       {"reverse-tunnel", no_argument, NULL, 'T'},
-                                       {"ctl", required_argument, NULL, 'c'},
-                                       {"events", required_argument, NULL, 'e'},
-                                       {"name", required_argument, NULL, 'N'},
-                                       {"query", required_argument, NULL, 'q'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
+    static const struct option lo[] = {
+        {"iface", required_argument, NULL, 'i'},    {"nai", required_argument, NULL, 'n'},
+        {"hoa", required_argument, NULL, 'a'},      {"ha", required_argument, NULL, 'H'},
+        {"spi", required_argument, NULL, 's'},      {"key", required_argument, NULL, 'k'},
+        {"lifetime", required_argument, NULL, 'l'}, {"reverse-tunnel", no_argument, NULL, 'T'},
+        {"ctl", required_argument, NULL, 'c'},      {"events", required_argument, NULL, 'e'},
+        {"name", required_argument, NULL, 'N'},     {"query", required_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
     const char *hoa = NULL, *ha = NULL, *key = NULL, *query_cmd = NULL;
     bool have_spi = false;
     int c;
