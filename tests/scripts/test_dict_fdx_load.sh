@@ -23,20 +23,8 @@ FD_EXT_DIR=${MIP_FD_EXT_DIR:-}
 START_TIMEOUT=${MIP_FD_START_TIMEOUT:-20}
 STOP_TIMEOUT=10
 
-fails=0
-passes=0
-pass() {
-    passes=$((passes + 1))
-    echo "PASS: $*"
-}
-fail() {
-    fails=$((fails + 1))
-    echo "FAIL: $*"
-}
-die() {
-    echo "FAIL: $*"
-    exit 1
-}
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [ -n "$BUILD_DIR" ] || die "usage: $0 BUILD_DIR"
 FDX="$BUILD_DIR/dict/dict_mip4vpn.fdx"

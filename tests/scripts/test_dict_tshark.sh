@@ -22,27 +22,13 @@ SRC_DIR=${MIP_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 MKDATA="$SRC_DIR/dict/wireshark/mkdatadir.sh"
 TSHARK_TIMEOUT=60
 
-fails=0
-passes=0
-pass() {
-    passes=$((passes + 1))
-    echo "PASS: $*"
-}
-fail() {
-    fails=$((fails + 1))
-    echo "FAIL: $*"
-}
-die() {
-    echo "FAIL: $*"
-    exit 1
-}
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 command -v tshark >/dev/null || die "tshark not installed"
 [ -f "$MKDATA" ] || die "no $MKDATA"
 [ -n "$BUILD_DIR" ] || die "usage: $0 BUILD_DIR"
-GEN="$BUILD_DIR/dict/mip4vpn_msggen"
-[ -x "$GEN" ] || GEN=$(find "$BUILD_DIR" -type f -name mip4vpn_msggen -perm -u+x 2>/dev/null | head -n1)
-[ -n "$GEN" ] && [ -x "$GEN" ] || die "mip4vpn_msggen not built under $BUILD_DIR"
+GEN=$(find_built "$BUILD_DIR" dict/mip4vpn_msggen) || exit 1
 
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT

@@ -16,31 +16,13 @@ BUILD_DIR=${1:-${MIP_BUILD_DIR:-}}
 SRC_DIR=${MIP_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 LUA="$SRC_DIR/dict/wireshark/mip4vpn.lua"
 
-fails=0
-passes=0
-pass() {
-    passes=$((passes + 1))
-    echo "PASS: $*"
-}
-fail() {
-    fails=$((fails + 1))
-    echo "FAIL: $*"
-}
-die() {
-    echo "FAIL: $*"
-    exit 1
-}
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 command -v tshark >/dev/null || die "tshark not installed (needed by DESIGN §6 decoding check)"
 [ -f "$LUA" ] || die "no Lua dissector at $LUA"
 [ -n "$BUILD_DIR" ] || die "usage: $0 BUILD_DIR"
-GEN="$BUILD_DIR/testbed/mip_pcapgen"
-if [ ! -x "$GEN" ]; then
-    GEN=$(find "$BUILD_DIR" -type f -name mip_pcapgen -perm -u+x 2>/dev/null | head -n1)
-fi
-if [ -z "$GEN" ] || [ ! -x "$GEN" ]; then
-    die "mip_pcapgen not built under $BUILD_DIR"
-fi
+GEN=$(find_built "$BUILD_DIR" testbed/mip_pcapgen) || exit 1
 
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
