@@ -14,11 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 struct dataplane {
     const struct dp_backend_ops *ops;
     void *be;
     struct dp_set set;
-    unsigned counts[4];
+    unsigned counts[DP_OBJ_XFRM_POLICY + 1];
     /* dp_obj_at cursor: makes in-order iteration O(1) per step.  Reset on
      * every change of the set. */
     unsigned cur_idx;
@@ -39,8 +41,25 @@ static uint64_t mix64(uint64_t x)
     return x;
 }
 
-static uint64_t obj_hash(const struct dp_obj *o)
+/* o reduced to its identity fields (xfrm kinds carry payload in a / priority). */
+static void obj_ident(struct dp_obj *k, const struct dp_obj *o)
 {
+    *k = *o;
+    k->refs = 0;
+    k->ifindex = 0;
+    if (o->kind == DP_OBJ_XFRM_STATE) {
+        k->a.s_addr = 0;
+        k->priority = 0;
+    } else if (o->kind == DP_OBJ_XFRM_POLICY) {
+        k->priority = 0;
+    }
+}
+
+static uint64_t obj_hash(const struct dp_obj *o0)
+{
+    struct dp_obj k;
+    obj_ident(&k, o0);
+    const struct dp_obj *o = &k;
     uint64_t h = 0xcbf29ce484222325ULL ^ (uint64_t)o->kind;
     for (size_t i = 0; i < DP_IFNAMSIZ && o->ifname[i]; i++) {
         h ^= (unsigned char)o->ifname[i];
@@ -59,8 +78,24 @@ bool dp_obj_same(const struct dp_obj *x, const struct dp_obj *y)
         return false;
     if (x->kind == DP_OBJ_TUNNEL)
         return true;
+    if (x->kind == DP_OBJ_XFRM_STATE)
+        return x->b.s_addr == y->b.s_addr && x->table == y->table && x->plen == y->plen;
+    if (x->kind == DP_OBJ_XFRM_POLICY)
+        return x->a.s_addr == y->a.s_addr && x->b.s_addr == y->b.s_addr && x->plen == y->plen &&
+               x->table == y->table;
     return x->a.s_addr == y->a.s_addr && x->b.s_addr == y->b.s_addr && x->plen == y->plen &&
            x->table == y->table && x->priority == y->priority;
+}
+
+static void entry_free(struct dp_entry *e)
+{
+    if (e->detail) {
+        size_t n = e->obj.kind == DP_OBJ_XFRM_STATE ? sizeof(struct dp_xfrm_state)
+                                                    : sizeof(struct dp_xfrm_policy);
+        OPENSSL_cleanse(e->detail, n);
+        free(e->detail);
+    }
+    free(e);
 }
 
 void dp_set_init(struct dp_set *s)
@@ -73,7 +108,7 @@ void dp_set_fini(struct dp_set *s)
     struct dp_entry *e = s->head;
     while (e) {
         struct dp_entry *n = e->next;
-        free(e);
+        entry_free(e);
         e = n;
     }
     free(s->buckets);
@@ -132,6 +167,31 @@ struct dp_entry *dp_set_insert(struct dp_set *s, const struct dp_obj *o)
     return e;
 }
 
+struct dp_entry *dp_set_insert_detail(struct dp_set *s, const struct dp_obj *o, const void *detail)
+{
+    void *d = NULL;
+    if (o->kind == DP_OBJ_XFRM_STATE && detail) {
+        d = malloc(sizeof(struct dp_xfrm_state));
+        if (d)
+            dp_xfrm_state_norm(d, detail);
+    } else if (o->kind == DP_OBJ_XFRM_POLICY && detail) {
+        d = malloc(sizeof(struct dp_xfrm_policy));
+        if (d)
+            dp_xfrm_policy_norm(d, detail);
+    } else {
+        return dp_set_insert(s, o);
+    }
+    if (!d)
+        return NULL;
+    struct dp_entry *e = dp_set_insert(s, o);
+    if (!e) {
+        free(d);
+        return NULL;
+    }
+    e->detail = d;
+    return e;
+}
+
 void dp_set_remove(struct dp_set *s, struct dp_entry *e)
 {
     struct dp_entry **pp = &s->buckets[obj_hash(&e->obj) & (s->nbuckets - 1)];
@@ -147,7 +207,7 @@ void dp_set_remove(struct dp_set *s, struct dp_entry *e)
     else
         s->tail = e->prev;
     s->count--;
-    free(e);
+    entry_free(e);
     /* Shrink once mostly empty so memory follows the load. */
     if (s->nbuckets > DP_SET_MIN_BUCKETS && s->count < s->nbuckets / 8)
         (void)set_rehash(s, s->nbuckets / 2);
@@ -158,6 +218,19 @@ void dp_set_remove(struct dp_set *s, struct dp_entry *e)
 static const char *ip4(struct in_addr a, char buf[INET_ADDRSTRLEN])
 {
     return inet_ntop(AF_INET, &a, buf, INET_ADDRSTRLEN);
+}
+
+static const char *proto_name(unsigned p)
+{
+    return p == DP_XFRM_ESP ? "esp" : p == DP_XFRM_AH ? "ah" : "?";
+}
+
+static const char *dir_name(unsigned d)
+{
+    return d == DP_XFRM_DIR_IN    ? "in"
+           : d == DP_XFRM_DIR_OUT ? "out"
+           : d == DP_XFRM_DIR_FWD ? "fwd"
+                                  : "?";
 }
 
 void dp_obj_describe(const struct dp_obj *o, const char *verb, char *buf, size_t len)
@@ -179,6 +252,13 @@ void dp_obj_describe(const struct dp_obj *o, const char *verb, char *buf, size_t
         break;
     case DP_OBJ_PROXY_ARP:
         snprintf(buf, len, "%s %s dev %.16s", verb, a, o->ifname);
+        break;
+    case DP_OBJ_XFRM_STATE:
+        snprintf(buf, len, "%s %s spi 0x%x %s>%s", verb, proto_name(o->plen), o->table, a, b);
+        break;
+    case DP_OBJ_XFRM_POLICY:
+        snprintf(buf, len, "%s %s %s/%u>%s/%u prio %u", verb, dir_name(o->table >> 8), a, o->plen,
+                 b, o->table & 0xff, o->priority);
         break;
     default:
         snprintf(buf, len, "%s ?", verb);
@@ -236,6 +316,9 @@ static int be_add(struct dataplane *dp, struct dp_obj *o)
                                        : dp->ops->proxy_arp_add(dp->be, o);
     case DP_OBJ_RULE:
         return dp->ops->rule_add(dp->be, o);
+    case DP_OBJ_XFRM_STATE:
+    case DP_OBJ_XFRM_POLICY:
+        break; /* dp_xfrm_many */
     }
     return -EINVAL;
 }
@@ -251,6 +334,9 @@ static int be_del(struct dataplane *dp, const struct dp_obj *o)
         return dp->ops->rule_del(dp->be, o);
     case DP_OBJ_PROXY_ARP:
         return dp->ops->proxy_arp_del(dp->be, o);
+    case DP_OBJ_XFRM_STATE:
+    case DP_OBJ_XFRM_POLICY:
+        break; /* xfrm_del_entries */
     }
     return -EINVAL;
 }
@@ -467,10 +553,48 @@ int dp_ifindex(struct dataplane *dp, const char *ifname)
     return dp->ops->ifindex(dp->be, ifname);
 }
 
+static bool is_xfrm(const struct dp_obj *o)
+{
+    return o->kind == DP_OBJ_XFRM_STATE || o->kind == DP_OBJ_XFRM_POLICY;
+}
+
+#define DP_FLUSH_BATCH 256
+
+/* Removes up to DP_FLUSH_BATCH xfrm objects from the tail in one batch. */
+static void flush_xfrm_tail(struct dataplane *dp)
+{
+    struct dp_xfrm_kop k[DP_FLUSH_BATCH];
+    struct dp_entry *ents[DP_FLUSH_BATCH];
+    size_t n = 0;
+    for (struct dp_entry *e = dp->set.tail; e && is_xfrm(&e->obj) && n < DP_FLUSH_BATCH;
+         e = e->prev) {
+        memset(&k[n], 0, sizeof(k[n]));
+        k[n].add = false;
+        k[n].kind = e->obj.kind;
+        k[n].sa = e->obj.kind == DP_OBJ_XFRM_STATE ? e->detail : NULL;
+        k[n].pol = e->obj.kind == DP_OBJ_XFRM_POLICY ? e->detail : NULL;
+        ents[n++] = e;
+    }
+    int r = dp->ops->xfrm_batch(dp->be, k, n);
+    for (size_t i = 0; i < n; i++) {
+        int err = r < 0 ? r : k[i].result;
+        if (err < 0) {
+            char d[160];
+            dp_obj_describe(&ents[i]->obj, "remove", d, sizeof(d));
+            fprintf(stderr, "dataplane: flush: %s failed: %s\n", d, strerror(-err));
+        }
+        forget(dp, ents[i]);
+    }
+}
+
 void dp_flush(struct dataplane *dp)
 {
     while (dp->set.tail) {
         struct dp_entry *e = dp->set.tail;
+        if (is_xfrm(&e->obj)) {
+            flush_xfrm_tail(dp);
+            continue;
+        }
         int r = be_del(dp, &e->obj);
         if (r < 0) {
             char d[128];
@@ -485,7 +609,7 @@ unsigned dp_count(const struct dataplane *dp, int kind)
 {
     if (kind < 0)
         return (unsigned)dp->set.count;
-    if (kind > DP_OBJ_PROXY_ARP)
+    if (kind > DP_OBJ_XFRM_POLICY)
         return 0;
     return dp->counts[kind];
 }
@@ -528,8 +652,19 @@ static void json_str(FILE *f, const char *s, size_t max)
     fputc('"', f);
 }
 
-static void json_obj(FILE *f, const struct dp_obj *o)
+static void json_alg(FILE *f, const char *key, const struct dp_xfrm_alg *a)
 {
+    fprintf(f, ",\"%s\":", key);
+    if (!a->name[0]) {
+        fputs("null", f);
+        return;
+    }
+    json_str(f, a->name, DP_XFRM_ALG_NAMSIZ);
+}
+
+static void json_obj(FILE *f, const struct dp_entry *e)
+{
+    const struct dp_obj *o = &e->obj;
     char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
     ip4(o->a, a);
     ip4(o->b, b);
@@ -560,6 +695,30 @@ static void json_obj(FILE *f, const struct dp_obj *o)
         fprintf(f, "{\"kind\":\"proxy_arp\",\"addr\":\"%s\",\"dev\":", a);
         json_str(f, o->ifname, DP_IFNAMSIZ);
         break;
+    case DP_OBJ_XFRM_STATE: {
+        const struct dp_xfrm_state *sa = e->detail;
+        fprintf(f,
+                "{\"kind\":\"xfrm_state\",\"proto\":\"%s\",\"spi\":\"0x%x\",\"src\":\"%s\","
+                "\"dst\":\"%s\",\"reqid\":%u",
+                proto_name(sa->proto), sa->spi, a, b, sa->reqid);
+        json_alg(f, "enc", &sa->enc);
+        json_alg(f, "auth", &sa->auth);
+        json_alg(f, "aead", &sa->aead);
+        break;
+    }
+    case DP_OBJ_XFRM_POLICY: {
+        const struct dp_xfrm_policy *p = e->detail;
+        char ts[INET_ADDRSTRLEN], td[INET_ADDRSTRLEN];
+        ip4(p->tmpl_src, ts);
+        ip4(p->tmpl_dst, td);
+        fprintf(f,
+                "{\"kind\":\"xfrm_policy\",\"dir\":\"%s\",\"src\":\"%s/%u\",\"dst\":\"%s/%u\","
+                "\"priority\":%u,\"tmpl\":{\"proto\":\"%s\",\"src\":\"%s\",\"dst\":\"%s\","
+                "\"spi\":\"0x%x\",\"reqid\":%u}",
+                dir_name(p->dir), a, p->src_plen, b, p->dst_plen, p->priority, proto_name(p->proto),
+                ts, td, p->spi, p->reqid);
+        break;
+    }
     }
     fprintf(f, ",\"refs\":%u}", o->refs);
 }
@@ -570,7 +729,317 @@ void dp_dump_json(const struct dataplane *dp, FILE *f)
     for (const struct dp_entry *e = dp->set.head; e; e = e->next) {
         if (e != dp->set.head)
             fputc(',', f);
-        json_obj(f, &e->obj);
+        json_obj(f, e);
     }
     fputc(']', f);
+}
+
+/* ---- IPsec (XFRM) ---------------------------------------------------------- */
+
+static void alg_norm(struct dp_xfrm_alg *out, const struct dp_xfrm_alg *in)
+{
+    memset(out, 0, sizeof(*out));
+    snprintf(out->name, sizeof(out->name), "%.*s", DP_XFRM_ALG_NAMSIZ - 1, in->name);
+    out->key_len = in->key_len;
+    out->icv_bits = in->icv_bits;
+}
+
+void dp_xfrm_state_norm(struct dp_xfrm_state *out, const struct dp_xfrm_state *in)
+{
+    memset(out, 0, sizeof(*out));
+    out->src = in->src;
+    out->dst = in->dst;
+    out->proto = in->proto;
+    out->spi = in->spi;
+    out->reqid = in->reqid;
+    alg_norm(&out->enc, &in->enc);
+    alg_norm(&out->auth, &in->auth);
+    alg_norm(&out->aead, &in->aead);
+}
+
+void dp_xfrm_policy_norm(struct dp_xfrm_policy *out, const struct dp_xfrm_policy *in)
+{
+    memset(out, 0, sizeof(*out));
+    out->src = in->src;
+    out->dst = in->dst;
+    out->src_plen = in->src_plen;
+    out->dst_plen = in->dst_plen;
+    out->dir = in->dir;
+    out->priority = in->priority;
+    out->tmpl_src = in->tmpl_src;
+    out->tmpl_dst = in->tmpl_dst;
+    out->proto = in->proto;
+    out->spi = in->spi;
+    out->reqid = in->reqid;
+}
+
+void dp_xfrm_state_obj(struct dp_obj *o, const struct dp_xfrm_state *sa)
+{
+    memset(o, 0, sizeof(*o));
+    o->kind = DP_OBJ_XFRM_STATE;
+    o->a = sa->src;
+    o->b = sa->dst;
+    o->plen = sa->proto;
+    o->table = sa->spi;
+}
+
+void dp_xfrm_policy_obj(struct dp_obj *o, const struct dp_xfrm_policy *pol)
+{
+    memset(o, 0, sizeof(*o));
+    o->kind = DP_OBJ_XFRM_POLICY;
+    o->a = pol->src;
+    o->b = pol->dst;
+    o->plen = pol->src_plen;
+    o->table = (uint32_t)pol->dst_plen | (uint32_t)pol->dir << 8;
+    o->priority = pol->priority;
+}
+
+void dp_xfrm_kop_describe(const struct dp_xfrm_kop *k, char *buf, size_t len)
+{
+    char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+    if (k->kind == DP_OBJ_XFRM_STATE) {
+        const struct dp_xfrm_state *sa = k->sa;
+        ip4(sa->src, a);
+        ip4(sa->dst, b);
+        int n = snprintf(buf, len, "xfrm_state_%s %s spi 0x%x %s>%s", k->add ? "add" : "del",
+                         proto_name(sa->proto), sa->spi, a, b);
+        if (!k->add || n < 0 || (size_t)n >= len)
+            return;
+        if (sa->reqid)
+            n += snprintf(buf + n, len - (size_t)n, " reqid %u", sa->reqid);
+        const struct {
+            const char *label;
+            const struct dp_xfrm_alg *alg;
+        } algs[] = {{"enc", &sa->enc}, {"auth", &sa->auth}, {"aead", &sa->aead}};
+        for (size_t i = 0; i < 3 && (size_t)n < len; i++)
+            if (algs[i].alg->name[0])
+                n += snprintf(buf + n, len - (size_t)n, " %s %.*s", algs[i].label,
+                              DP_XFRM_ALG_NAMSIZ, algs[i].alg->name);
+        return;
+    }
+    const struct dp_xfrm_policy *p = k->pol;
+    ip4(p->src, a);
+    ip4(p->dst, b);
+    int n = snprintf(buf, len, "xfrm_policy_%s %s %s/%u>%s/%u", k->add ? "add" : "del",
+                     dir_name(p->dir), a, p->src_plen, b, p->dst_plen);
+    if (!k->add || n < 0 || (size_t)n >= len)
+        return;
+    ip4(p->tmpl_src, a);
+    ip4(p->tmpl_dst, b);
+    snprintf(buf + n, len - (size_t)n, " tmpl %s %s>%s spi 0x%x reqid %u prio %u",
+             proto_name(p->proto), a, b, p->spi, p->reqid, p->priority);
+}
+
+static int alg_check(const struct dp_xfrm_alg *a)
+{
+    if (memchr(a->name, '\0', sizeof(a->name)) == NULL)
+        return -EINVAL;
+    if (!a->name[0])
+        return a->key_len ? -EINVAL : 0;
+    if (a->key_len > DP_XFRM_KEY_MAX || (a->key_len && !a->key))
+        return -EINVAL;
+    return 0;
+}
+
+static int state_check(const struct dp_xfrm_state *sa, bool full)
+{
+    if (!sa || (sa->proto != DP_XFRM_ESP && sa->proto != DP_XFRM_AH) || !sa->dst.s_addr)
+        return -EINVAL;
+    if (!full)
+        return 0;
+    if (!sa->src.s_addr || alg_check(&sa->enc) || alg_check(&sa->auth) || alg_check(&sa->aead))
+        return -EINVAL;
+    bool enc = sa->enc.name[0], auth = sa->auth.name[0], aead = sa->aead.name[0];
+    if (sa->proto == DP_XFRM_AH)
+        return auth && !enc && !aead ? 0 : -EINVAL;
+    if (aead)
+        return !enc && !auth ? 0 : -EINVAL;
+    return enc ? 0 : -EINVAL;
+}
+
+static int policy_check(const struct dp_xfrm_policy *p, bool full)
+{
+    if (!p || p->dir > DP_XFRM_DIR_FWD || check_prefix(p->src, p->src_plen) < 0 ||
+        check_prefix(p->dst, p->dst_plen) < 0)
+        return -EINVAL;
+    if (!full)
+        return 0;
+    if ((p->proto != DP_XFRM_ESP && p->proto != DP_XFRM_AH) || !p->tmpl_src.s_addr ||
+        !p->tmpl_dst.s_addr)
+        return -EINVAL;
+    return 0;
+}
+
+static bool detail_equal(const struct dp_entry *e, const struct dp_xfrm_op *op)
+{
+    if (e->obj.kind == DP_OBJ_XFRM_STATE) {
+        struct dp_xfrm_state n;
+        dp_xfrm_state_norm(&n, op->sa);
+        return memcmp(&n, e->detail, sizeof(n)) == 0;
+    }
+    struct dp_xfrm_policy n;
+    dp_xfrm_policy_norm(&n, op->pol);
+    return memcmp(&n, e->detail, sizeof(n)) == 0;
+}
+
+unsigned dp_xfrm_many(struct dataplane *dp, struct dp_xfrm_op *ops, size_t n)
+{
+    if (!n)
+        return 0;
+    struct dp_xfrm_kop *k = calloc(n, sizeof(*k));
+    struct dp_entry **ents = calloc(n, sizeof(*ents));
+    long *kidx = calloc(n, sizeof(*kidx));
+    if (!k || !ents || !kidx) {
+        free(k);
+        free(ents);
+        free(kidx);
+        for (size_t i = 0; i < n; i++)
+            ops[i].result = -ENOMEM;
+        return (unsigned)n;
+    }
+    size_t nk = 0;
+    /* Phase 1: shadow bookkeeping, kernel operations queued.  e->pending is
+     * the index + 1 of the queued kernel operation on e. */
+    for (size_t i = 0; i < n; i++) {
+        struct dp_xfrm_op *op = &ops[i];
+        kidx[i] = -1;
+        op->result = 0;
+        bool state = op->op == DP_XFRM_STATE_GET || op->op == DP_XFRM_STATE_PUT;
+        bool get = op->op == DP_XFRM_STATE_GET || op->op == DP_XFRM_POLICY_GET;
+        if (op->op > DP_XFRM_POLICY_PUT) {
+            op->result = -EINVAL;
+            continue;
+        }
+        int r = state ? state_check(op->sa, get) : policy_check(op->pol, get);
+        if (r < 0) {
+            op->result = r;
+            continue;
+        }
+        struct dp_obj key;
+        if (state)
+            dp_xfrm_state_obj(&key, op->sa);
+        else
+            dp_xfrm_policy_obj(&key, op->pol);
+        struct dp_entry *e = dp_set_find(&dp->set, &key);
+        if (get) {
+            if (e) {
+                if (e->pending && !k[e->pending - 1].add) {
+                    op->result = -EBUSY;
+                } else if (!detail_equal(e, op)) {
+                    op->result = -EEXIST;
+                } else {
+                    e->obj.refs++;
+                    if (e->pending)
+                        kidx[i] = (long)e->pending - 1;
+                }
+                continue;
+            }
+            key.refs = 1;
+            e = dp_set_insert_detail(&dp->set, &key, state ? (const void *)op->sa : op->pol);
+            if (!e) {
+                op->result = -ENOMEM;
+                continue;
+            }
+            dp->counts[key.kind]++;
+            dp->cur = NULL;
+            k[nk].add = true;
+            k[nk].kind = key.kind;
+            k[nk].sa = state ? op->sa : NULL; /* the caller's, with keys */
+            k[nk].pol = state ? NULL : op->pol;
+        } else {
+            if (!e) {
+                op->result = -ENOENT;
+                continue;
+            }
+            if (e->obj.refs > 1) {
+                e->obj.refs--;
+                if (e->pending)
+                    kidx[i] = (long)e->pending - 1;
+                continue;
+            }
+            if (e->pending) {
+                op->result = -EBUSY;
+                continue;
+            }
+            k[nk].add = false;
+            k[nk].kind = key.kind;
+            k[nk].sa = state ? e->detail : NULL;
+            k[nk].pol = state ? NULL : e->detail;
+        }
+        ents[nk] = e;
+        e->pending = (unsigned)nk + 1;
+        kidx[i] = (long)nk;
+        nk++;
+    }
+    /* Phase 2: the kernel. */
+    if (nk) {
+        int r = dp->ops->xfrm_batch(dp->be, k, nk);
+        if (r < 0)
+            for (size_t j = 0; j < nk; j++)
+                k[j].result = r;
+    }
+    /* Phase 3: results. */
+    for (size_t j = 0; j < nk; j++) {
+        struct dp_entry *e = ents[j];
+        e->pending = 0;
+        if (k[j].add ? k[j].result < 0 : k[j].result == 0)
+            forget(dp, e); /* add failed / delete done */
+    }
+    unsigned failed = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (kidx[i] >= 0)
+            ops[i].result = k[kidx[i]].result;
+        if (ops[i].result < 0)
+            failed++;
+    }
+    free(k);
+    free(ents);
+    free(kidx);
+    return failed;
+}
+
+static int xfrm_one(struct dataplane *dp, enum dp_xfrm_op_kind kind, const struct dp_xfrm_state *sa,
+                    const struct dp_xfrm_policy *pol)
+{
+    struct dp_xfrm_op op = {.op = kind, .sa = sa, .pol = pol};
+    dp_xfrm_many(dp, &op, 1);
+    return op.result;
+}
+
+int dp_xfrm_state_get(struct dataplane *dp, const struct dp_xfrm_state *sa)
+{
+    return xfrm_one(dp, DP_XFRM_STATE_GET, sa, NULL);
+}
+
+int dp_xfrm_state_put(struct dataplane *dp, const struct dp_xfrm_state *sa)
+{
+    return xfrm_one(dp, DP_XFRM_STATE_PUT, sa, NULL);
+}
+
+int dp_xfrm_policy_get(struct dataplane *dp, const struct dp_xfrm_policy *pol)
+{
+    return xfrm_one(dp, DP_XFRM_POLICY_GET, NULL, pol);
+}
+
+int dp_xfrm_policy_put(struct dataplane *dp, const struct dp_xfrm_policy *pol)
+{
+    return xfrm_one(dp, DP_XFRM_POLICY_PUT, NULL, pol);
+}
+
+const struct dp_xfrm_state *dp_obj_xfrm_state(const struct dp_obj *o)
+{
+    if (!o || o->kind != DP_OBJ_XFRM_STATE)
+        return NULL;
+    const struct dp_entry *e =
+        (const struct dp_entry *)(const void *)((const char *)o - offsetof(struct dp_entry, obj));
+    return e->detail;
+}
+
+const struct dp_xfrm_policy *dp_obj_xfrm_policy(const struct dp_obj *o)
+{
+    if (!o || o->kind != DP_OBJ_XFRM_POLICY)
+        return NULL;
+    const struct dp_entry *e =
+        (const struct dp_entry *)(const void *)((const char *)o - offsetof(struct dp_entry, obj));
+    return e->detail;
 }

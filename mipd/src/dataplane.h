@@ -16,16 +16,22 @@
 
 #include <netinet/in.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #define DP_IFNAMSIZ 16
 
+struct dp_xfrm_kop;
+
 enum dp_obj_kind {
-    DP_OBJ_TUNNEL,   /* IP-in-IP link: local -> remote */
-    DP_OBJ_ROUTE,    /* dst/plen via ifindex (table) */
-    DP_OBJ_RULE,     /* from src/plen [iif] lookup table, priority */
-    DP_OBJ_PROXY_ARP /* proxy neighbour entry for addr on ifindex */
+    DP_OBJ_TUNNEL,     /* IP-in-IP link: local -> remote */
+    DP_OBJ_ROUTE,      /* dst/plen via ifindex (table) */
+    DP_OBJ_RULE,       /* from src/plen [iif] lookup table, priority */
+    DP_OBJ_PROXY_ARP,  /* proxy neighbour entry for addr on ifindex */
+    DP_OBJ_XFRM_STATE, /* IPsec SA (tunnel mode): a src, b dst, table spi, plen proto */
+    DP_OBJ_XFRM_POLICY /* IPsec policy: a/plen src selector, b dst selector; table
+                          (dst plen | dir << 8), priority */
 };
 
 /* One kernel object as the shadow knows it. */
@@ -58,6 +64,9 @@ struct dp_backend_ops {
     /* Resolves an interface name; -errno if it does not exist. */
     int (*ifindex)(void *be, const char *ifname);
     void (*destroy)(void *be);
+    /* Performs n xfrm operations (struct dp_xfrm_kop, dp_backend.h), batched;
+     * sets each op's result.  Returns 0, or -errno if nothing could be sent. */
+    int (*xfrm_batch)(void *be, struct dp_xfrm_kop *ops, size_t n);
 };
 
 struct dataplane;
@@ -109,5 +118,80 @@ unsigned dp_count(const struct dataplane *dp, int kind);
 const struct dp_obj *dp_obj_at(const struct dataplane *dp, unsigned i);
 /* Writes the shadow as a JSON array to f. */
 void dp_dump_json(const struct dataplane *dp, FILE *f);
+
+/* ---- IPsec (DESIGN §8): XFRM tunnel-mode SAs and policies ------------------
+ *
+ * Same shadow, same get/put reference counting as the objects above.  The
+ * full description of each SA / policy is kept beside its dp_obj (see
+ * dp_obj_xfrm_state / dp_obj_xfrm_policy), except key bytes: the caller's key
+ * buffers are read while the kernel message is built and never copied into
+ * the shadow; message buffers that held keys are wiped (OPENSSL_cleanse).
+ * Lifetimes are always set to infinity (zero limits expire the SA).
+ * Identity: an SA is (dst, spi, proto), a policy (selector, dir) as in the
+ * kernel; a get with the same identity but other parameters fails -EEXIST. */
+
+enum dp_xfrm_proto { DP_XFRM_ESP = 50, DP_XFRM_AH = 51 };
+enum dp_xfrm_dir { DP_XFRM_DIR_IN = 0, DP_XFRM_DIR_OUT = 1, DP_XFRM_DIR_FWD = 2 };
+
+#define DP_XFRM_ALG_NAMSIZ 64
+#define DP_XFRM_KEY_MAX 128 /* bytes */
+
+struct dp_xfrm_alg {
+    char name[DP_XFRM_ALG_NAMSIZ]; /* kernel crypto name ("cbc(aes)"); "" = none */
+    unsigned key_len;              /* bytes */
+    unsigned icv_bits;             /* aead ICV / auth truncation (bits); 0 = kernel default */
+    const uint8_t *key;            /* caller's buffer; NULL in the shadow's copy */
+};
+
+struct dp_xfrm_state {
+    struct in_addr src, dst; /* tunnel endpoints (outer header) */
+    uint8_t proto;           /* DP_XFRM_ESP | DP_XFRM_AH */
+    uint32_t spi;            /* host byte order */
+    uint32_t reqid;
+    struct dp_xfrm_alg enc, auth, aead; /* esp: enc+auth or aead; ah: auth */
+};
+
+struct dp_xfrm_policy {
+    struct in_addr src, dst; /* selector (inner header) */
+    uint8_t src_plen, dst_plen;
+    uint8_t dir; /* enum dp_xfrm_dir */
+    uint32_t priority;
+    /* template: tunnel mode, required */
+    struct in_addr tmpl_src, tmpl_dst;
+    uint8_t proto; /* DP_XFRM_ESP | DP_XFRM_AH */
+    uint32_t spi;  /* 0 = any SA with these endpoints (and reqid) */
+    uint32_t reqid;
+};
+
+int dp_xfrm_state_get(struct dataplane *dp, const struct dp_xfrm_state *sa);
+/* Only dst, spi and proto are used. */
+int dp_xfrm_state_put(struct dataplane *dp, const struct dp_xfrm_state *sa);
+int dp_xfrm_policy_get(struct dataplane *dp, const struct dp_xfrm_policy *pol);
+/* Only the selector and dir are used. */
+int dp_xfrm_policy_put(struct dataplane *dp, const struct dp_xfrm_policy *pol);
+
+/* Batch: many gets/puts, the kernel messages sent together (several netlink
+ * messages per sendmsg, acks collected afterwards).  Ops are applied in order;
+ * each gets its own result (0 / -errno, shadow unchanged for failed ones).
+ * Within one batch an object installed or removed by an earlier op cannot be
+ * removed or installed again (-EBUSY).  Returns the number of failed ops. */
+enum dp_xfrm_op_kind {
+    DP_XFRM_STATE_GET,
+    DP_XFRM_STATE_PUT,
+    DP_XFRM_POLICY_GET,
+    DP_XFRM_POLICY_PUT
+};
+struct dp_xfrm_op {
+    enum dp_xfrm_op_kind op;
+    const struct dp_xfrm_state *sa;   /* *_STATE_* */
+    const struct dp_xfrm_policy *pol; /* *_POLICY_* */
+    int result;                       /* out */
+};
+unsigned dp_xfrm_many(struct dataplane *dp, struct dp_xfrm_op *ops, size_t n);
+
+/* Description of a shadow object returned by dp_obj_at (NULL if o is of
+ * another kind).  Keys are not available (key pointers are NULL). */
+const struct dp_xfrm_state *dp_obj_xfrm_state(const struct dp_obj *o);
+const struct dp_xfrm_policy *dp_obj_xfrm_policy(const struct dp_obj *o);
 
 #endif

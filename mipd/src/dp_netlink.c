@@ -57,7 +57,8 @@
 
 struct nlbe {
     struct nl_sock *sk;
-    int kerr; /* errno of the last netlink error message, 0 if none */
+    int kerr;                /* errno of the last netlink error message, 0 if none */
+    struct dp_xfrm_sock *xs; /* NETLINK_XFRM, opened on first use (dp_xfrm.c) */
 };
 
 static void nlb_log(const char *what, int err)
@@ -530,6 +531,12 @@ static int nlb_sysctl(void *be, const char *ifname, const char *key, const char 
     return r;
 }
 
+static int nlb_xfrm_batch(void *be, struct dp_xfrm_kop *ops, size_t n)
+{
+    struct nlbe *b = be;
+    return dp_xfrm_sock_batch(&b->xs, ops, n);
+}
+
 /* ---- construction -------------------------------------------------------- */
 
 static void nlb_destroy(void *be)
@@ -539,6 +546,7 @@ static void nlb_destroy(void *be)
         return;
     if (b->sk)
         nl_socket_free(b->sk);
+    dp_xfrm_sock_free(b->xs);
     free(b);
 }
 
@@ -555,6 +563,7 @@ static const struct dp_backend_ops netlink_ops = {
     .sysctl_set = nlb_sysctl,
     .ifindex = nlb_ifindex,
     .destroy = nlb_destroy,
+    .xfrm_batch = nlb_xfrm_batch,
 };
 
 struct dataplane *dp_new_netlink(void)

@@ -8,6 +8,12 @@
  *   proxy_arp_add 10.10.0.100 dev home0               (and the *_del forms)
  *   garp home0 10.10.0.100
  *   sysctl home0 send_redirects 0
+ *   xfrm_state_add esp spi 0x1000 192.0.2.1>192.0.2.11 enc cbc(aes) auth hmac(sha256)
+ *   xfrm_policy_add out 10.0.0.0/24>10.10.0.100/32 tmpl esp 192.0.2.1>192.0.2.11 spi 0x1000
+ *     reqid 0 prio 100                                (one line; keys are never logged)
+ *   xfrm_state_del esp spi 0x1000 192.0.2.1>192.0.2.11
+ *   xfrm_policy_del out 10.0.0.0/24>10.10.0.100/32
+ *   xfrm_batch 3                                      (before the lines of a batch of > 1)
  *
  * A call failed by fault injection is logged with " -> -ERRNO" appended.
  * ifindex look-ups are neither logged nor subject to fault injection: any
@@ -224,6 +230,38 @@ static int rec_sysctl(void *be, const char *ifname, const char *key, const char 
     return rec_call(be, line);
 }
 
+static int rec_xfrm_batch(void *be, struct dp_xfrm_kop *ops, size_t n)
+{
+    struct recorder *r = be;
+    if (n > 1)
+        rec_log(r, "xfrm_batch %zu\n", n);
+    for (size_t i = 0; i < n; i++) {
+        struct dp_xfrm_kop *k = &ops[i];
+        char line[256];
+        dp_xfrm_kop_describe(k, line, sizeof(line));
+        k->result = rec_call(r, line);
+        if (k->result)
+            continue;
+        struct dp_obj o;
+        const void *detail;
+        if (k->kind == DP_OBJ_XFRM_STATE) {
+            dp_xfrm_state_obj(&o, k->sa);
+            detail = k->sa;
+        } else {
+            dp_xfrm_policy_obj(&o, k->pol);
+            detail = k->pol;
+        }
+        struct dp_entry *e = dp_set_find(&r->kernel, &o);
+        if (k->add)
+            k->result = e ? -EEXIST : dp_set_insert_detail(&r->kernel, &o, detail) ? 0 : -ENOMEM;
+        else if (!e)
+            k->result = k->kind == DP_OBJ_XFRM_STATE ? -ESRCH : -ENOENT;
+        else
+            dp_set_remove(&r->kernel, e);
+    }
+    return 0;
+}
+
 static void rec_destroy(void *be)
 {
     struct recorder *r = be;
@@ -246,6 +284,7 @@ static const struct dp_backend_ops recorder_ops = {
     .sysctl_set = rec_sysctl,
     .ifindex = rec_ifindex,
     .destroy = rec_destroy,
+    .xfrm_batch = rec_xfrm_batch,
 };
 
 struct dataplane *dp_new_recorder(void)
@@ -304,6 +343,18 @@ int dp_recorder_check(struct dataplane *dp)
             char d[160];
             dp_obj_describe(o, "shadow", d, sizeof(d));
             fprintf(stderr, "dp_recorder_check: %s not in kernel\n", d);
+            return -1;
+        }
+        /* SAs and policies: the whole description (keys excepted). */
+        const void *sd = o->kind == DP_OBJ_XFRM_STATE    ? (const void *)dp_obj_xfrm_state(o)
+                         : o->kind == DP_OBJ_XFRM_POLICY ? (const void *)dp_obj_xfrm_policy(o)
+                                                         : NULL;
+        size_t sz = o->kind == DP_OBJ_XFRM_STATE ? sizeof(struct dp_xfrm_state)
+                                                 : sizeof(struct dp_xfrm_policy);
+        if (sd && (!e->detail || memcmp(sd, e->detail, sz) != 0)) {
+            char d[160];
+            dp_obj_describe(o, "shadow", d, sizeof(d));
+            fprintf(stderr, "dp_recorder_check: %s differs in kernel\n", d);
             return -1;
         }
     }
