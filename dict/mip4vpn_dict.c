@@ -63,6 +63,8 @@ static const struct enum_def integ_vals[] = {
     {"AUTH_HMAC_SHA2_512_256", MIP4VPN_AUTH_HMAC_SHA2_512_256}};
 static const struct enum_def svc_vals[] = {
     {"RELOAD-PROFILES", MIP4VPN_SERVICE_UPDATE_RELOAD_PROFILES}};
+static const struct enum_def share_vals[] = {{"SHARED", MIP4VPN_VPN_SHARE_SHARED},
+                                             {"PER-USER", MIP4VPN_VPN_SHARE_PER_USER}};
 
 #define T_ALG "Enumerated(MIP-Algorithm-Type)"
 #define T_REPLAY "Enumerated(MIP-Replay-Mode)"
@@ -71,12 +73,13 @@ static const struct enum_def svc_vals[] = {
 #define T_ENCR "Enumerated(" MIP4VPN_N_ENCRYPTION_ALGORITHM ")"
 #define T_INTEG "Enumerated(" MIP4VPN_N_INTEGRITY_ALGORITHM ")"
 #define T_SVC "Enumerated(" MIP4VPN_N_SERVICE_UPDATE_REQUEST ")"
+#define T_SHARE "Enumerated(" MIP4VPN_N_VPN_SHARE ")"
 
 static const struct type_def enum_types[] = {
     {T_ALG, alg_vals, N_ELEM(alg_vals)},    {T_REPLAY, replay_vals, N_ELEM(replay_vals)},
     {T_SEC, sec_vals, N_ELEM(sec_vals)},    {T_GW, gw_vals, N_ELEM(gw_vals)},
     {T_ENCR, encr_vals, N_ELEM(encr_vals)}, {T_INTEG, integ_vals, N_ELEM(integ_vals)},
-    {T_SVC, svc_vals, N_ELEM(svc_vals)},
+    {T_SVC, svc_vals, N_ELEM(svc_vals)},    {T_SHARE, share_vals, N_ELEM(share_vals)},
 };
 
 /* ---- AVPs ------------------------------------------------------------------------------- */
@@ -153,6 +156,7 @@ static const struct avp_def vendor_avps[] = {
      "Address"},
     {MIP4VPN_AVP_SERVICE_UPDATE_REQUEST, MIP4VPN_N_SERVICE_UPDATE_REQUEST, AVP_TYPE_INTEGER32,
      T_SVC},
+    {MIP4VPN_AVP_VPN_SHARE, MIP4VPN_N_VPN_SHARE, AVP_TYPE_INTEGER32, T_SHARE},
 };
 
 /* ---- rules (ABNF) ------------------------------------------------------------------------ */
@@ -218,7 +222,9 @@ static const struct rule_def r_orig_foreign_aaa[] = {REQ("Origin-Realm"), REQ("O
 static const struct rule_def r_ha_host[] = {REQ("Destination-Realm"), REQ("Destination-Host")};
 
 /* Our VPN profile. SPIs, keys and algorithms are absent when the profile uses the pre-shared
- * default gateway-to-gateway SA (vpnshare = 0) or the security type is ENCAP-ONLY. */
+ * default gateway-to-gateway SA (vpnshare = 0) or the security type is ENCAP-ONLY. VPN-Share
+ * (vpnshare) is optional so that messages from before it existed still parse; absent means
+ * PER-USER unless the profile carries no keys and no SPIs (then SHARED). */
 static const struct rule_def r_vpn_profile[] = {
     VREQ(MIP4VPN_N_PROFILE_NUMBER),
     VREQ(MIP4VPN_N_SOURCE_PREFIX),
@@ -240,6 +246,7 @@ static const struct rule_def r_vpn_profile[] = {
     VOPT(MIP4VPN_N_ENCRYPTION_ALGORITHM),
     VOPT(MIP4VPN_N_INTEGRITY_ALGORITHM),
     VOPT(MIP4VPN_N_PROFILE_LIFETIME),
+    VOPT(MIP4VPN_N_VPN_SHARE),
 };
 
 /* RFC 4004 §5 commands, plus our AVPs as optional members. */

@@ -117,9 +117,10 @@ enum mip4vpn_avp_code {
     MIP4VPN_AVP_PROFILE_CACHE = 1022,              /* Unsigned32: "cache these profiles" marker */
     MIP4VPN_AVP_PREVIOUS_FA_ADDRESS = 1023,        /* Address */
     MIP4VPN_AVP_SERVICE_UPDATE_REQUEST = 1024,     /* Enumerated, MIP4VPN_SERVICE_UPDATE_* */
+    MIP4VPN_AVP_VPN_SHARE = 1025, /* Enumerated, MIP4VPN_VPN_SHARE_*: VPN-Profile member */
 };
 #define MIP4VPN_AVP_FIRST_CODE 1001
-#define MIP4VPN_AVP_LAST_CODE 1024
+#define MIP4VPN_AVP_LAST_CODE 1025
 
 /* AVP names (as freeDiameter and the Wireshark dictionary know them). */
 #define MIP4VPN_N_VPN_PROFILE "MIP4VPN-VPN-Profile"
@@ -146,6 +147,7 @@ enum mip4vpn_avp_code {
 #define MIP4VPN_N_PROFILE_CACHE "MIP4VPN-Profile-Cache"
 #define MIP4VPN_N_PREVIOUS_FA_ADDRESS "MIP4VPN-Previous-FA-Address"
 #define MIP4VPN_N_SERVICE_UPDATE_REQUEST "MIP4VPN-Service-Update-Request"
+#define MIP4VPN_N_VPN_SHARE "MIP4VPN-VPN-Share"
 
 /* MIP4VPN-Security-Type */
 #define MIP4VPN_SEC_ESP 1
@@ -169,6 +171,11 @@ enum mip4vpn_avp_code {
 #define MIP4VPN_AUTH_HMAC_SHA2_512_256 14
 /* MIP4VPN-Service-Update-Request */
 #define MIP4VPN_SERVICE_UPDATE_RELOAD_PROFILES 1
+/* MIP4VPN-VPN-Share (the profile's vpnshare, seed Fig. 5). Optional in VPN-Profile: when absent
+ * (messages from before the AVP existed) the receiver takes 1 PER-USER, unless the profile
+ * carries no keys and no SPIs, then 0 SHARED (dict/README.md). */
+#define MIP4VPN_VPN_SHARE_SHARED 0
+#define MIP4VPN_VPN_SHARE_PER_USER 1
 
 /* Register RFC 4004 + our vendor AVPs (under vendor_id; 0 means the default) into the global
  * freeDiameter dictionary (libfdcore must be initialised). Idempotent. Returns 0 or an errno

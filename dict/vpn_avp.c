@@ -14,8 +14,15 @@
 #include <freeDiameter/freeDiameter-host.h>
 #include <freeDiameter/libfdcore.h>
 
-#define NMEMBERS (MIP4VPN_AVP_PROFILE_LIFETIME - MIP4VPN_AVP_PROFILE_NUMBER + 1)
+/* Members: 1002-1021 and VPN-Share (1025); the slots of 1022-1024 (top-level AVPs) stay unused. */
+#define NMEMBERS (MIP4VPN_AVP_VPN_SHARE - MIP4VPN_AVP_PROFILE_NUMBER + 1)
 #define IDX(code) ((code)-MIP4VPN_AVP_PROFILE_NUMBER)
+
+static bool is_member_code(uint32_t code)
+{
+    return (code >= MIP4VPN_AVP_PROFILE_NUMBER && code <= MIP4VPN_AVP_PROFILE_LIFETIME) ||
+           code == MIP4VPN_AVP_VPN_SHARE;
+}
 
 static const char *const member_name[NMEMBERS] = {
     [IDX(MIP4VPN_AVP_PROFILE_NUMBER)] = MIP4VPN_N_PROFILE_NUMBER,
@@ -38,6 +45,7 @@ static const char *const member_name[NMEMBERS] = {
     [IDX(MIP4VPN_AVP_ENCRYPTION_ALGORITHM)] = MIP4VPN_N_ENCRYPTION_ALGORITHM,
     [IDX(MIP4VPN_AVP_INTEGRITY_ALGORITHM)] = MIP4VPN_N_INTEGRITY_ALGORITHM,
     [IDX(MIP4VPN_AVP_PROFILE_LIFETIME)] = MIP4VPN_N_PROFILE_LIFETIME,
+    [IDX(MIP4VPN_AVP_VPN_SHARE)] = MIP4VPN_N_VPN_SHARE,
 };
 
 /* ---- helpers ------------------------------------------------------------------------------ */
@@ -160,6 +168,8 @@ static int put_members(struct avp *g, const struct vpn_profile *p, uint32_t v)
     TRY(add_ip4(g, v, MIP4VPN_AVP_TUNNEL_DESTINATION_GATEWAY, p->dst_gw));
     TRY(add_i32(g, v, MIP4VPN_AVP_DESTINATION_GATEWAY_TYPE,
                 p->gw_type == VPN_GW_DYNAMIC ? MIP4VPN_GW_DYNAMIC : MIP4VPN_GW_STATIC));
+    TRY(add_i32(g, v, MIP4VPN_AVP_VPN_SHARE,
+                p->vpnshare ? MIP4VPN_VPN_SHARE_PER_USER : MIP4VPN_VPN_SHARE_SHARED));
     if (p->spi_up)
         TRY(add_u32(g, v, MIP4VPN_AVP_SPI_UP, p->spi_up));
     if (p->spi_down)
@@ -192,10 +202,6 @@ int vpn_avp_put_profile(void *parent, const struct vpn_profile *p, uint32_t vend
     char err[VPN_ERR_MAX];
     uint32_t v = vendor_or_default(vendor_id);
     if (!parent || !p || !vpn_profile_validate(p, err, sizeof(err)))
-        return EINVAL;
-    /* vpnshare is carried as "has keys": a per-user ESP/AH SA without keys would come back
-     * as vpnshare 0. */
-    if (vpn_profile_needs_keys(p) && !p->has_keys)
         return EINVAL;
     struct dict_object *model;
     struct avp *g = NULL;
@@ -442,6 +448,13 @@ static int decode_members(struct pctx *c, struct avp_hdr *const *m, struct vpn_p
                      MIP4VPN_N_DESTINATION_GATEWAY_TYPE, e);
     p->gw_type = e == MIP4VPN_GW_DYNAMIC ? VPN_GW_DYNAMIC : VPN_GW_STATIC;
 
+    const struct avp_hdr *share = m[IDX(MIP4VPN_AVP_VPN_SHARE)];
+    if (share && share->avp_value->i32 != MIP4VPN_VPN_SHARE_SHARED &&
+        share->avp_value->i32 != MIP4VPN_VPN_SHARE_PER_USER)
+        return pfail(c, VPN_AVP_RC_INVALID_AVP_VALUE,
+                     "%s %" PRId32 " out of range (0 SHARED, 1 PER-USER)", MIP4VPN_N_VPN_SHARE,
+                     share->avp_value->i32);
+
     p->spi_up = m[IDX(MIP4VPN_AVP_SPI_UP)] ? m[IDX(MIP4VPN_AVP_SPI_UP)]->avp_value->u32 : 0;
     p->spi_down = m[IDX(MIP4VPN_AVP_SPI_DOWN)] ? m[IDX(MIP4VPN_AVP_SPI_DOWN)]->avp_value->u32 : 0;
     p->lifetime = m[IDX(MIP4VPN_AVP_PROFILE_LIFETIME)]
@@ -508,8 +521,12 @@ static int decode_members(struct pctx *c, struct avp_hdr *const *m, struct vpn_p
             return rc;
         p->has_keys = true;
     }
-    /* vpnshare is not an AVP: per-user SAs are exactly those that carry keys. */
-    p->vpnshare = any_key ? 1 : 0;
+    /* vpnshare: the VPN-Share AVP; without it (a sender from before the AVP) a profile with
+     * neither keys nor SPIs uses the shared default SA, any other a per-user SA. */
+    if (share)
+        p->vpnshare = share->avp_value->i32 == MIP4VPN_VPN_SHARE_PER_USER ? 1 : 0;
+    else
+        p->vpnshare = any_key || p->spi_up || p->spi_down ? 1 : 0;
     p->leg = VPN_LEG_NONE;
     return 0;
 }
@@ -524,8 +541,7 @@ static int decode_profile(struct pctx *c, struct avp *g, uint32_t vendor, struct
         if (!h)
             return pfail(c, VPN_AVP_RC_UNABLE_TO_COMPLY, "cannot read a member AVP");
         bool ours = (h->avp_flags & AVP_FLAG_VENDOR) && h->avp_vendor == vendor &&
-                    h->avp_code >= MIP4VPN_AVP_PROFILE_NUMBER &&
-                    h->avp_code <= MIP4VPN_AVP_PROFILE_LIFETIME;
+                    is_member_code(h->avp_code);
         if (!ours || !h->avp_value) {
             /* Not a member (or unknown to the dictionary): an M-flagged one cannot be
              * ignored (RFC 6733 §4.1); otherwise skip it. */

@@ -1,7 +1,7 @@
 /* VPN profiles <-> our Diameter vendor AVPs (dict/README.md "Our vendor AVPs", DESIGN §6).
  *
  * One struct vpn_profile (vpncache/vpn_profile.h) maps onto one MIP4VPN-VPN-Profile grouped
- * AVP (1001) with members 1002-1021. Wire conventions decided here:
+ * AVP (1001) with members 1002-1021 and 1025. Wire conventions decided here:
  *  - Security-Type 1 ESP / 2 AH / 3 ENCAP-ONLY  <-> VPN_SEC_ESP / _AH / _ENCAP;
  *    Destination-Gateway-Type 1 STATIC / 2 DYNAMIC <-> VPN_GW_STATIC / _DYNAMIC.
  *  - Encryption-Algorithm (IKEv2 transform type 1): 11 ENCR_NULL <-> null, 12 ENCR_AES_CBC <->
@@ -12,9 +12,11 @@
  *    Absent algorithm AVPs mean null / none (encap-only profiles carry none).
  *  - SPI-Up/-Down are omitted when 0 (= the pre-configured default SA, vpnshare 0).
  *  - Key AVPs are present exactly when the profile has keys; their length is exactly
- *    vpn_enc_key_len() / vpn_integ_key_len() of the algorithms. vpnshare is not an AVP: it is
- *    1 on the wire iff the profile carries keys (seed [0038]: only per-user SAs get keys), so a
- *    vpnshare-1 ESP/AH profile must have its keys before it is encoded.
+ *    vpn_enc_key_len() / vpn_integ_key_len() of the algorithms.
+ *  - vpnshare <-> MIP4VPN-VPN-Share (1025): 0 SHARED / 1 PER-USER, always encoded, so a
+ *    vpnshare-1 profile may travel with or without its keys. Decoding: another value is 5004;
+ *    absent (a sender from before the AVP) means 1, unless the profile carries no keys and no
+ *    SPIs, then 0.
  *  - Not carried: the NAI (NULL in a cache session) and the leg (decoded as VPN_LEG_NONE).
  *
  * SECURITY: the key AVPs (1015-1018) are secrets in clear inside the Diameter message; like
@@ -52,7 +54,7 @@ struct msg;
 
 /* ---- Encoding. parent is a struct msg * or a grouped struct avp *; vendor_id 0 means the
  * vendor registered by mip4vpn_dict_init(). Each appends one AVP as the parent's last child.
- * Return 0, EINVAL (invalid profile, or a vpnshare-1 ESP/AH profile without keys), ENOENT
+ * Return 0, EINVAL (invalid profile: vpn_profile_validate() fails), ENOENT
  * (dictionary not initialised for that vendor) or another errno from freeDiameter; on error
  * nothing is appended. */
 int vpn_avp_put_profile(void *parent, const struct vpn_profile *p, uint32_t vendor_id);

@@ -260,10 +260,11 @@ static void test_put_refuses(void **state)
     assert_int_equal(vpn_avp_put_profile(m, &p, 0), EINVAL);
     vpn_profile_clear(&p);
     esp_keys(&p, 1, VPN_ENC_AES_CBC_128, VPN_INTEG_HMAC_SHA256);
-    OPENSSL_cleanse(&p.key_up, sizeof(p.key_up));
-    p.has_keys = false; /* per-user SA without keys cannot be told from vpnshare 0 */
+    p.vpnshare = 2; /* invalid */
     assert_int_equal(vpn_avp_put_profile(m, &p, 0), EINVAL);
     assert_int_equal(vpn_avp_put_profile(m, &p, 4242), EINVAL);
+    p.vpnshare = 0; /* the shared SA carries no keys */
+    assert_int_equal(vpn_avp_put_profile(m, &p, 0), EINVAL);
     vpn_profile_clear(&p);
     shared(&p, 1);
     assert_int_equal(vpn_avp_put_profile(m, &p, 4242), ENOENT); /* vendor not registered */
@@ -272,6 +273,68 @@ static void test_put_refuses(void **state)
     assert_null(first); /* nothing appended */
     vpn_profile_clear(&p);
     fd_msg_free(m);
+}
+
+/* Encodes p alone in an AMA, parses it back, decodes it and checks it came back unchanged. */
+static void roundtrip_one(const struct vpn_profile *p)
+{
+    struct msg *m = new_msg(MIP4_CMD_AMA_NAME);
+    assert_int_equal(vpn_avp_put_profile(m, p, 0), 0);
+    m = wire(m);
+    struct vpn_profile out[1];
+    size_t n = 0;
+    char err[VPN_AVP_ERR_MAX] = "";
+    int rc = vpn_avp_get_profiles(m, out, 1, &n, err, sizeof(err));
+    if (rc)
+        fail_msg("decode: %d %s", rc, err);
+    assert_int_equal(n, 1);
+    assert_same(p, &out[0]);
+    vpn_profile_clear(&out[0]);
+    free_msg(m);
+}
+
+/* vpnshare travels as MIP4VPN-VPN-Share, independently of the keys and SPIs. */
+static void test_roundtrip_vpnshare(void **state)
+{
+    (void)state;
+    struct vpn_profile p;
+    /* 1, with keys (ESP and AH) */
+    esp_keys(&p, 1, VPN_ENC_AES_CBC_256, VPN_INTEG_HMAC_SHA256);
+    roundtrip_one(&p);
+    vpn_profile_clear(&p);
+    ah_keys(&p, 2);
+    roundtrip_one(&p);
+    vpn_profile_clear(&p);
+    /* 1, without keys (the receiver gets the SPIs only): refused before the AVP existed */
+    esp_keys(&p, 3, VPN_ENC_AES_CBC_128, VPN_INTEG_HMAC_SHA256);
+    OPENSSL_cleanse(&p.key_up, sizeof(p.key_up));
+    OPENSSL_cleanse(&p.key_down, sizeof(p.key_down));
+    p.has_keys = false;
+    roundtrip_one(&p);
+    vpn_profile_clear(&p);
+    ah_keys(&p, 4);
+    OPENSSL_cleanse(&p.key_up, sizeof(p.key_up));
+    OPENSSL_cleanse(&p.key_down, sizeof(p.key_down));
+    p.has_keys = false;
+    roundtrip_one(&p);
+    vpn_profile_clear(&p);
+    /* 1, encap-only (no SA at all, but the profile's own vpnshare is kept) */
+    encap(&p, 5);
+    p.vpnshare = 1;
+    roundtrip_one(&p);
+    vpn_profile_clear(&p);
+    /* 0, default SA (no SPIs, no keys) and 0 with explicit shared-SA SPIs */
+    shared(&p, 6);
+    roundtrip_one(&p);
+    p.spi_up = 0x4001;
+    p.spi_down = 0x4002;
+    roundtrip_one(&p);
+    vpn_profile_clear(&p);
+    /* 0, encap-only */
+    encap(&p, 7);
+    roundtrip_one(&p);
+    vpn_profile_clear(&p);
+    /* "with keys" for vpnshare 0 is refused (vpn_profile_validate): see test_put_refuses */
 }
 
 /* ---- malformed: raw groups built member by member ------------------------------------------ */
@@ -404,6 +467,74 @@ static void test_good_raw(void **state)
     assert_memory_equal(out[0].key_up.enc, KEY16, 16);
     vpn_profile_clear(&out[0]);
     free_msg(m);
+}
+
+/* Decodes one raw group (expected valid) and returns its vpnshare. */
+static uint8_t raw_vpnshare(const struct member *mbs, size_t n)
+{
+    struct msg *m = new_msg(MIP4_CMD_HAR_NAME);
+    add_group(m, mbs, n);
+    m = wire(m);
+    struct vpn_profile out[1];
+    size_t got = 0;
+    char err[VPN_AVP_ERR_MAX] = "";
+    int rc = vpn_avp_get_profiles(m, out, 1, &got, err, sizeof(err));
+    if (rc)
+        fail_msg("decode: %d %s", rc, err);
+    assert_int_equal(got, 1);
+    uint8_t share = out[0].vpnshare;
+    vpn_profile_clear(&out[0]);
+    free_msg(m);
+    return share;
+}
+
+/* Without MIP4VPN-VPN-Share (an older sender): 1 unless there are no keys and no SPIs. */
+static void test_vpnshare_absent(void **state)
+{
+    (void)state;
+    struct member v[NGOOD + 1];
+    size_t n = 0;
+    for (size_t i = 0; i < NGOOD; i++)
+        assert_int_not_equal(GOOD[i].code, MIP4VPN_AVP_VPN_SHARE);
+    assert_int_equal(raw_vpnshare(GOOD, NGOOD), 1); /* keys + SPIs */
+    for (size_t i = 0; i < NGOOD; i++)              /* SPIs, no keys */
+        if (GOOD[i].code < MIP4VPN_AVP_ENCRYPTION_KEY_UP ||
+            GOOD[i].code > MIP4VPN_AVP_AUTH_KEY_DOWN)
+            v[n++] = GOOD[i];
+    assert_int_equal(raw_vpnshare(v, n), 1);
+    n = 0;
+    for (size_t i = 0; i < NGOOD; i++) /* neither keys nor SPIs: the default SA */
+        if (GOOD[i].code < MIP4VPN_AVP_SPI_UP || GOOD[i].code > MIP4VPN_AVP_AUTH_KEY_DOWN)
+            v[n++] = GOOD[i];
+    assert_int_equal(raw_vpnshare(v, n), 0);
+    /* explicit values win */
+    n = 0;
+    for (size_t i = 0; i < NGOOD; i++)
+        if (GOOD[i].code < MIP4VPN_AVP_SPI_UP || GOOD[i].code > MIP4VPN_AVP_AUTH_KEY_DOWN)
+            v[n++] = GOOD[i];
+    v[n++] = (struct member){MIP4VPN_AVP_VPN_SHARE, I32, MIP4VPN_VPN_SHARE_SHARED, NULL, 0};
+    assert_int_equal(raw_vpnshare(v, n), 0);
+    v[n - 1].u = MIP4VPN_VPN_SHARE_PER_USER; /* per-user without SPIs: invalid profile */
+    expect_bad(v, n, 5004, "VPN-Profile #2 (number 7): profile 7: SPI up 0 is reserved");
+}
+
+static void test_vpnshare_bad(void **state)
+{
+    (void)state;
+    struct member v[NGOOD + 2];
+    size_t n = variant(v, 0, NULL, false);
+    v[n++] = (struct member){MIP4VPN_AVP_VPN_SHARE, I32, 2, NULL, 0};
+    expect_bad(v, n, 5004,
+               "VPN-Profile #2 (number 7): MIP4VPN-VPN-Share 2 out of range (0 SHARED, 1 "
+               "PER-USER)");
+    v[n - 1].u = (uint32_t)-1;
+    expect_bad(v, n, 5004, "MIP4VPN-VPN-Share -1 out of range (0 SHARED, 1 PER-USER)");
+    v[n - 1].u = MIP4VPN_VPN_SHARE_SHARED; /* keys with the shared SA */
+    expect_bad(v, n, 5004, "vpnshare 0 uses the shared gateway SA and carries no keys");
+    v[n - 1].u = MIP4VPN_VPN_SHARE_PER_USER;
+    v[n] = v[n - 1]; /* twice */
+    n++;
+    expect_bad(v, n, 5009, "MIP4VPN-VPN-Share occurs more than once");
 }
 
 static void test_missing(void **state)
@@ -559,15 +690,12 @@ static int setup(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roundtrip_ama),
-        cmocka_unit_test(test_roundtrip_amr_and_empty),
-        cmocka_unit_test(test_put_refuses),
-        cmocka_unit_test(test_good_raw),
-        cmocka_unit_test(test_missing),
-        cmocka_unit_test(test_duplicate),
-        cmocka_unit_test(test_bad_enum),
-        cmocka_unit_test(test_bad_address),
-        cmocka_unit_test(test_bad_keys_and_semantics),
+        cmocka_unit_test(test_roundtrip_ama),   cmocka_unit_test(test_roundtrip_amr_and_empty),
+        cmocka_unit_test(test_put_refuses),     cmocka_unit_test(test_roundtrip_vpnshare),
+        cmocka_unit_test(test_vpnshare_absent), cmocka_unit_test(test_vpnshare_bad),
+        cmocka_unit_test(test_good_raw),        cmocka_unit_test(test_missing),
+        cmocka_unit_test(test_duplicate),       cmocka_unit_test(test_bad_enum),
+        cmocka_unit_test(test_bad_address),     cmocka_unit_test(test_bad_keys_and_semantics),
         cmocka_unit_test(test_counts),
     };
     return cmocka_run_group_tests(tests, setup, NULL);

@@ -198,6 +198,10 @@ static void add_profile(void *parent, const struct profile *pr)
     add_ip4(g, vnd(MIP4VPN_AVP_TUNNEL_SOURCE_GATEWAY), pr->gw_src);
     add_ip4(g, vnd(MIP4VPN_AVP_TUNNEL_DESTINATION_GATEWAY), pr->gw_dst);
     add_i32(g, vnd(MIP4VPN_AVP_DESTINATION_GATEWAY_TYPE), pr->gw_type);
+    /* vpnshare: the ESP profiles carry per-user SPIs and keys, encap-only uses no SA. */
+    add_i32(g, vnd(MIP4VPN_AVP_VPN_SHARE),
+            pr->sec == MIP4VPN_SEC_ENCAP_ONLY ? MIP4VPN_VPN_SHARE_SHARED
+                                              : MIP4VPN_VPN_SHARE_PER_USER);
     add_u32(g, vnd(MIP4VPN_AVP_DSCP_UP), pr->dscp_up);
     add_u32(g, vnd(MIP4VPN_AVP_DSCP_DOWN), pr->dscp_down);
     if (pr->sec != MIP4VPN_SEC_ENCAP_ONLY) {

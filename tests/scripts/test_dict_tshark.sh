@@ -159,7 +159,7 @@ expect 2 "AMA: FA's profile, profile-cache marker, MSA" \
     "AVP: MIP-Session-Key\(343\) l=24 f=-M- val=5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a" \
     "AVP: MIP-MSA-Lifetime\(367\) l=12 f=-M- val=3600" \
     "AVP: MIP4VPN-Profile-Cache\(1022\) l=16 $V val=1" \
-    "AVP: MIP4VPN-VPN-Profile\(1001\) l=460 $V" \
+    "AVP: MIP4VPN-VPN-Profile\(1001\) l=476 $V" \
     "AVP: MIP4VPN-Profile-Number\(1002\) l=16 $V val=1" \
     "AVP: MIP4VPN-Source-Prefix\(1003\) l=18 $V val=10.10.0.100" \
     "AVP: MIP4VPN-Source-Prefix-Length\(1004\) l=16 $V val=32" \
@@ -171,6 +171,7 @@ expect 2 "AMA: FA's profile, profile-cache marker, MSA" \
     "AVP: MIP4VPN-Tunnel-Source-Gateway\(1010\) l=18 $V val=192.0.2.11" \
     "AVP: MIP4VPN-Tunnel-Destination-Gateway\(1011\) l=18 $V val=10.10.0.1" \
     "AVP: MIP4VPN-Destination-Gateway-Type\(1012\) l=16 $V val=STATIC \(1\)" \
+    "AVP: MIP4VPN-VPN-Share\(1025\) l=16 $V val=PER-USER \(1\)" \
     "AVP: MIP4VPN-SPI-Up\(1013\) l=16 $V val=8193" \
     "AVP: MIP4VPN-SPI-Down\(1014\) l=16 $V val=4097" \
     "AVP: MIP4VPN-Encryption-Key-Up\(1015\) l=44 $V val=(11){32}" \
@@ -201,6 +202,8 @@ expect 3 "HAR: HA's profiles, MSAs, originating AAAF" \
     "AVP: MIP4VPN-Tunnel-Destination-Gateway\(1011\) l=18 $V val=192.0.2.11" \
     "AVP: MIP4VPN-Profile-Number\(1002\) l=16 $V val=2" \
     "AVP: MIP4VPN-Security-Type\(1009\) l=16 $V val=ENCAP-ONLY \(3\)" \
+    "AVP: MIP4VPN-VPN-Share\(1025\) l=16 $V val=SHARED \(0\)" \
+    "AVP: MIP4VPN-VPN-Share\(1025\) l=16 $V val=PER-USER \(1\)" \
     "AVP: MIP4VPN-Tunnel-Destination-Gateway\(1011\) l=18 $V val=203.0.113.1" \
     "AVP: MIP4VPN-Previous-FA-Address\(1023\) l=18 $V val=192.0.2.12"
 n=$(grep -c "AVP: MIP4VPN-VPN-Profile(1001)" "$TMP/v.3")
