@@ -125,6 +125,7 @@ static struct {
     uint64_t registrations, rrq_sent, timeouts, adverts, bad_adverts, bad_replies;
     double last_reg_ms;
     int32_t clock_offset; /* seconds, learnt from a 133 reply (RFC 5944 §5.7) */
+    uint64_t last_ident;  /* identification of the previous request */
 } g = {.raw = -1,
        .udp = -1,
        .nl_events = -1,
@@ -386,6 +387,12 @@ static void send_rrq(void)
     rq.home_agent = g.ha;
     rq.care_of_addr = p->coa;
     rq.identification = mip_ident_now() + ((uint64_t)(uint32_t)g.clock_offset << 32);
+    /* RFC 5944 §5.7: each request's identification must exceed the last one the
+     * HA accepted.  Two requests within the same second share the timestamp's
+     * high 32 bits, so random low bits could go backwards: step past the last. */
+    if ((rq.identification >> 32) == (g.last_ident >> 32) && rq.identification <= g.last_ident)
+        rq.identification = g.last_ident + 1;
+    g.last_ident = rq.identification;
 
     uint8_t buf[MIP_MAX_MSG];
     struct mip_writer w;
