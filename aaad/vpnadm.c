@@ -282,6 +282,25 @@ struct list_ctx {
     int n;
 };
 
+/* Every "list" subcommand: the lister fills c (JSON items are printed as they
+ * come, table rows are collected); then close the JSON array or print the table. */
+static int list_finish(struct list_ctx *c, bool ok, const char *err)
+{
+    if (!ok)
+        return fail_db(err);
+    if (g_json)
+        puts("]");
+    else
+        table_print(&c->t);
+    return 0;
+}
+
+static void list_start(void)
+{
+    if (g_json)
+        putchar('[');
+}
+
 static void user_print(const struct vpndb_user *u, void *arg)
 {
     struct list_ctx *c = arg;
@@ -324,15 +343,8 @@ static int cmd_user(struct vpndb *db, int argc, char **argv)
         if (a.npos || a.nopt)
             return die(EXIT_USAGE, "user list takes no arguments");
         struct list_ctx c = {.t = {6, {"NAI", "SPI", "HA", "HOA", "POOL", "KEY"}, NULL, 0}};
-        if (g_json)
-            putchar('[');
-        if (!vpndb_user_list(db, user_print, &c, err, sizeof(err)))
-            return fail_db(err);
-        if (g_json)
-            puts("]");
-        else
-            table_print(&c.t);
-        return 0;
+        list_start();
+        return list_finish(&c, vpndb_user_list(db, user_print, &c, err, sizeof(err)), err);
     }
     if (a.npos != 1)
         return die(EXIT_USAGE, "user %s: give exactly one NAI", sub);
@@ -545,15 +557,11 @@ static int cmd_profile(struct vpndb *db, int argc, char **argv)
                                     "ENC", "INTEG", "SPI-UP", "SPI-DOWN", "LIFETIME", "KEYS"},
                                    NULL,
                                    0}};
-        if (g_json)
-            putchar('[');
-        if (!vpndb_profile_list(db, a.npos ? a.pos[0] : NULL, profile_print, &c, err, sizeof(err)))
-            return fail_db(err);
-        if (g_json)
-            puts("]");
-        else
-            table_print(&c.t);
-        return 0;
+        list_start();
+        return list_finish(
+            &c,
+            vpndb_profile_list(db, a.npos ? a.pos[0] : NULL, profile_print, &c, err, sizeof(err)),
+            err);
     }
     if (a.npos != 1 || !has(&a, "--num"))
         return die(EXIT_USAGE, "profile %s: give one NAI and --num N", sub);
@@ -629,15 +637,8 @@ static int cmd_cngw(struct vpndb *db, int argc, char **argv)
         if (a.npos)
             return die(EXIT_USAGE, "cngw list takes no arguments");
         struct list_ctx c = {.t = {3, {"PREFIX", "GATEWAY", "TYPE"}, NULL, 0}};
-        if (g_json)
-            putchar('[');
-        if (!vpndb_cngw_list(db, cngw_print, &c, err, sizeof(err)))
-            return fail_db(err);
-        if (g_json)
-            puts("]");
-        else
-            table_print(&c.t);
-        return 0;
+        list_start();
+        return list_finish(&c, vpndb_cngw_list(db, cngw_print, &c, err, sizeof(err)), err);
     }
     if (strcmp(sub, "add") == 0) {
         if (a.npos != 3)
@@ -706,15 +707,8 @@ static int cmd_defsa(struct vpndb *db, int argc, char **argv)
             return die(EXIT_USAGE, "defsa list takes no arguments");
         struct list_ctx c = {
             .t = {7, {"SRC-GW", "DST-GW", "SPI", "SEC", "ENC", "INTEG", "KEY"}, NULL, 0}};
-        if (g_json)
-            putchar('[');
-        if (!vpndb_defsa_list(db, defsa_print, &c, err, sizeof(err)))
-            return fail_db(err);
-        if (g_json)
-            puts("]");
-        else
-            table_print(&c.t);
-        return 0;
+        list_start();
+        return list_finish(&c, vpndb_defsa_list(db, defsa_print, &c, err, sizeof(err)), err);
     }
     if (a.npos != 2)
         return die(EXIT_USAGE, "defsa %s SRC_GW DST_GW", sub);
@@ -813,15 +807,8 @@ static int cmd_pool(struct vpndb *db, int argc, char **argv)
         if (a.npos)
             return die(EXIT_USAGE, "pool list takes no arguments");
         struct list_ctx c = {.t = {4, {"NAME", "PREFIX", "USED", "SIZE"}, NULL, 0}};
-        if (g_json)
-            putchar('[');
-        if (!vpndb_pool_list(db, pool_print, &c, err, sizeof(err)))
-            return fail_db(err);
-        if (g_json)
-            puts("]");
-        else
-            table_print(&c.t);
-        return 0;
+        list_start();
+        return list_finish(&c, vpndb_pool_list(db, pool_print, &c, err, sizeof(err)), err);
     }
     if (strcmp(sub, "add") == 0) {
         struct vpn_prefix p;
