@@ -304,6 +304,37 @@ bool aaah_session_end(struct aaah *a, const char *session_id)
     return true;
 }
 
+bool aaah_session_end_nai(struct aaah *a, const char *nai)
+{
+    struct asess *s = find_nai(a, nai);
+    if (!s)
+        return false;
+    end_sess(a, s, true);
+    return true;
+}
+
+void aaah_foreach_session(const struct aaah *a, aaah_session_cb cb, void *arg)
+{
+    for (const struct asess *s = a->head; s; s = s->next) {
+        const struct vpn_session *vh = vpn_cache_find(a->cache_ha, s->sid);
+        const struct vpn_session *vf = vpn_cache_find(a->cache_fa, s->sid);
+        struct aaah_session_info i = {
+            .session_id = s->sid,
+            .nai = s->nai,
+            .hoa = s->hoa,
+            .ha = s->ha,
+            .fa = s->fa,
+            .expires = vh ? vh->expires : 0,
+            .n_ha_profiles = vh ? vh->n_profiles : 0,
+            .n_fa_profiles = vf ? vf->n_profiles : 0,
+            .n_plain = s->n_plain,
+            .generation = s->generation,
+            .pool = s->pool_key != NULL,
+        };
+        cb(&i, arg);
+    }
+}
+
 static void before_expire(struct vpn_session *vs, void *arg)
 {
     struct aaah *a = arg;
@@ -557,9 +588,6 @@ int aaah_handle_amr(struct aaah *a, const struct aaah_amr *in, struct aaah_decis
     if (!in->reg_req || !in->reg_req_len)
         return deny(d, AAAH_DIAMETER_MISSING_AVP, MIP_CODE_FA_POORLY_FORMED_REQUEST,
                     "MIP-Reg-Request missing");
-    if (!in->fa.s_addr)
-        return deny(d, AAAH_DIAMETER_MISSING_AVP, MIP_CODE_FA_POORLY_FORMED_REQUEST,
-                    "FA address unknown");
     if (!in->challenge || !in->challenge_len)
         return deny(d, AAAH_DIAMETER_MISSING_AVP, MIP_CODE_FA_MISSING_CHALLENGE,
                     "MIP-FA-Challenge missing (RFC 3012 §3)");
@@ -577,6 +605,12 @@ int aaah_handle_amr(struct aaah *a, const struct aaah_amr *in, struct aaah_decis
     if (rq.ext.nai.len != strlen(in->nai) || memcmp(rq.ext.nai.ptr, in->nai, rq.ext.nai.len))
         return deny(d, AAAH_DIAMETER_INVALID_AVP_VALUE, MIP_CODE_FA_POORLY_FORMED_REQUEST,
                     "User-Name differs from the request's NAI extension");
+    /* The FA: given by the caller, else the request's care-of address, which is the FA's
+     * address when the MN registers through an FA (RFC 5944 §3.1, §3.7). */
+    struct in_addr fa = in->fa.s_addr ? in->fa : rq.care_of_addr;
+    if (!fa.s_addr)
+        return deny(d, AAAH_DIAMETER_MISSING_AVP, MIP_CODE_FA_POORLY_FORMED_REQUEST,
+                    "FA address unknown (no FA given and care-of address 0.0.0.0)");
     if (!rq.ext.mn_aaa.present)
         return deny(d, AAAH_DIAMETER_MISSING_AVP, MIP_CODE_FA_POORLY_FORMED_REQUEST,
                     "no MN-AAA authentication extension (RFC 3012 §5)");
@@ -614,16 +648,27 @@ int aaah_handle_amr(struct aaah *a, const struct aaah_amr *in, struct aaah_decis
     uint32_t lifetime = rq.lifetime < a->cfg.max_lifetime ? rq.lifetime : a->cfg.max_lifetime;
     struct asess *s = find_nai(a, in->nai);
 
-    /* 4. Deregistration. */
+    /* 4. Deregistration.  The session (keys, pool address) stays until the HA has accepted
+     * it: the caller ends it with aaah_session_end_nai() after the HAA (FLOWS.md "STR/STA"),
+     * so an HA refusal leaves AAAH and HA in agreement.  The decision carries the session's
+     * keys (the HA may need them to authenticate its reply) and empty profile sets
+     * (Profile-Cache 0 = empty the cache). */
     if (lifetime == 0) {
-        if (s)
-            end_sess(a, s, true);
         d->result_code = AAAH_DIAMETER_SUCCESS;
         d->mip_code = MIP_CODE_ACCEPTED;
-        d->ha = u.ha;
-        d->hoa = rq.home_addr;
-        d->fa = in->fa;
-        snprintf(d->reason, sizeof(d->reason), "deregistered");
+        d->ha = s ? s->ha : u.ha;
+        d->hoa = s ? s->hoa : rq.home_addr;
+        d->fa = fa;
+        d->ha_set.node = d->ha;
+        d->fa_set.node = fa;
+        d->profile_cache = true;
+        if (s) {
+            d->generation = s->generation;
+            d->has_keys = true;
+            d->keys = s->keys;
+        }
+        snprintf(d->reason, sizeof(d->reason), "deregistration%s",
+                 s ? "" : " (no session: nothing to end)");
         rc = 0;
         goto done;
     }
@@ -683,7 +728,7 @@ int aaah_handle_amr(struct aaah *a, const struct aaah_amr *in, struct aaah_decis
             s->sid = nsid;
         }
         struct in_addr old_fa = s->fa;
-        bool moved = old_fa.s_addr != in->fa.s_addr;
+        bool moved = old_fa.s_addr != fa.s_addr;
         if (moved) {
             /* New FA-HA key: the new FA must not learn the old FA's. */
             spi_release(s, s->keys.fa_ha_spi);
@@ -694,7 +739,7 @@ int aaah_handle_amr(struct aaah *a, const struct aaah_amr *in, struct aaah_decis
                           "no SPI or randomness for the FA-HA key: session ended");
                 goto done;
             }
-            s->fa = in->fa;
+            s->fa = fa;
         }
         if (in->service_update) {
             /* Seed [0092]: re-read the database regardless of the cache.  The
@@ -719,8 +764,8 @@ int aaah_handle_amr(struct aaah *a, const struct aaah_amr *in, struct aaah_decis
             vh = vpn_cache_find(a->cache_ha, s->sid);
             vf = vpn_cache_find(a->cache_fa, s->sid);
         } else if (moved) {
-            vpn_cache_move_fa(vh, old_fa, in->fa);
-            vpn_cache_move_fa(vf, old_fa, in->fa);
+            vpn_cache_move_fa(vh, old_fa, fa);
+            vpn_cache_move_fa(vf, old_fa, fa);
             s->generation++;
         }
         vpn_cache_refresh(vh, lifetime, now);
@@ -730,7 +775,7 @@ int aaah_handle_amr(struct aaah *a, const struct aaah_amr *in, struct aaah_decis
             d->moved = true;
             d->prev_fa = old_fa;
             inet_ntop(AF_INET, &old_fa, ip1, sizeof(ip1));
-            inet_ntop(AF_INET, &in->fa, ip2, sizeof(ip2));
+            inet_ntop(AF_INET, &fa, ip2, sizeof(ip2));
             snprintf(d->reason, sizeof(d->reason), "accepted: moved from FA %s to %s%s", ip1, ip2,
                      in->service_update ? ", service updated" : "");
         } else if (rc == 0 && in->service_update) {
@@ -747,7 +792,7 @@ int aaah_handle_amr(struct aaah *a, const struct aaah_amr *in, struct aaah_decis
         goto done;
     }
     s->ha = u.ha;
-    s->fa = in->fa;
+    s->fa = fa;
     if (u.hoa.s_addr) {
         s->hoa = u.hoa;
     } else {

@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "vpn_cache.h"
 #include "vpn_profile.h"
@@ -62,7 +63,8 @@ struct aaah_amr {
     const char *nai;        /* User-Name; must equal the NAI extension */
     const uint8_t *reg_req; /* MIP-Reg-Request (the whole Mobile IP message) */
     size_t reg_req_len;
-    struct in_addr fa;        /* the FA (Origin-Host's address / MIP-Originating-FA) */
+    struct in_addr fa;        /* the FA; 0.0.0.0 = the request's care-of address (RFC 5944
+                                 §3.1: an FA care-of address is the FA's own address) */
     const uint8_t *challenge; /* MIP-FA-Challenge (NULL if absent) */
     size_t challenge_len;
     bool service_update; /* our vendor service-update AVP (seed [0091]) */
@@ -120,7 +122,10 @@ void aaah_free(struct aaah *a);
 bool aaah_reload_cngw(struct aaah *a, char *err, size_t errlen);
 
 /* Decides on one AMR.  out is overwritten (free it with aaah_decision_free).
- * Returns 0 when accepted (result 2001), 1 when denied (out says why). */
+ * Returns 0 when accepted (result 2001), 1 when denied (out says why).
+ * A deregistration (lifetime 0) is accepted with lifetime 0, the session's keys and empty
+ * profile sets, and leaves the session in place: end it with aaah_session_end_nai() once the
+ * HA has accepted the deregistration (FLOWS.md). */
 int aaah_handle_amr(struct aaah *a, const struct aaah_amr *in, struct aaah_decision *out,
                     uint64_t now_ms);
 /* Wipes the keys and frees the profile sets. */
@@ -130,10 +135,26 @@ void aaah_decision_free(struct aaah_decision *d);
  * the keys (OPENSSL_cleanse), the SPIs and the pool address.  false if no such
  * session. */
 bool aaah_session_end(struct aaah *a, const char *session_id);
+/* The same for the NAI's session, whatever its Session-Id (deregistration after the HAA:
+ * one session per NAI). */
+bool aaah_session_end_nai(struct aaah *a, const char *nai);
 /* Ends every session whose lifetime ran out; returns how many. */
 size_t aaah_expire(struct aaah *a, uint64_t now_ms);
 
 size_t aaah_session_count(const struct aaah *a);
+
+/* One session as aaah_foreach_session() shows it (pointers valid during the callback). */
+struct aaah_session_info {
+    const char *session_id, *nai;
+    struct in_addr hoa, ha, fa;
+    time_t expires; /* absolute, seconds (the now_ms / 1000 clock of aaah_handle_amr) */
+    unsigned n_ha_profiles, n_fa_profiles, n_plain;
+    uint32_t generation;
+    bool pool; /* the home address comes from a pool */
+};
+typedef void (*aaah_session_cb)(const struct aaah_session_info *s, void *arg);
+/* Visits every session, newest first.  The callback must not change the aaah. */
+void aaah_foreach_session(const struct aaah *a, aaah_session_cb cb, void *arg);
 /* The AAAH's VPN information cache, read-only (for dumps), as two caches
  * keyed by the same session IDs, because one cache session holds at most one
  * profile per (number, leg): the HA's set (ha-gw, fa-ha, and the fa-pcn

@@ -411,7 +411,15 @@ static void test_pool_and_free(void **state)
     r.amr.reg_req_len = mk_rrq(r.buf, "carol@home.example", "10.10.1.2", 0, 0xa0);
     assert_int_equal(aaah_handle_amr(f->a, &r.amr, &d, T0), 0);
     assert_int_equal(d.lifetime, 0);
+    assert_int_equal(d.hoa.s_addr, ip("10.10.1.2").s_addr);
+    assert_true(d.has_keys); /* the session's, for the HAR */
+    assert_int_equal(d.ha_set.n + d.fa_set.n, 0);
     aaah_decision_free(&d);
+    /* The session (and its address) stays until the HA accepted: the daemon ends it after
+     * the HAA. */
+    assert_int_equal(aaah_session_count(f->a), 2);
+    assert_true(aaah_session_end_nai(f->a, "carol@home.example"));
+    assert_false(aaah_session_end_nai(f->a, "carol@home.example"));
     assert_int_equal(amr(f, "sb2", "bob@home.example", "0.0.0.0", FA1, &d), 0);
     assert_int_equal(d.hoa.s_addr, ip("10.10.1.2").s_addr);
     aaah_decision_free(&d);
@@ -423,6 +431,34 @@ static void test_pool_and_free(void **state)
     assert_int_equal(amr(f, "sc", "carol@home.example", "0.0.0.0", FA1, &d), 0);
     assert_int_equal(d.hoa.s_addr, ip("10.10.1.1").s_addr);
     aaah_decision_free(&d);
+}
+
+/* The daemon passes no FA address: the AAAH takes the request's care-of address; sessions
+ * are listed with aaah_foreach_session. */
+static void count_sess(const struct aaah_session_info *i, void *arg)
+{
+    unsigned *n = arg;
+    assert_string_equal(i->nai, "alice@home.example");
+    assert_string_equal(i->session_id, "s1");
+    assert_int_equal(i->fa.s_addr, ip(FA1).s_addr);
+    assert_int_equal(i->ha.s_addr, ip(HA).s_addr);
+    assert_int_equal(i->n_ha_profiles, 3);
+    assert_int_equal(i->n_fa_profiles, 2);
+    assert_int_equal(i->expires, (time_t)(T0 / 1000) + 600);
+    (*n)++;
+}
+
+static void test_fa_from_coa_and_listing(void **state)
+{
+    struct fx *f = *state;
+    struct aaah_decision d;
+    assert_int_equal(amr(f, "s1", "alice@home.example", "0.0.0.0", "0.0.0.0", &d), 0);
+    assert_int_equal(d.fa.s_addr, ip(FA1).s_addr);
+    assert_int_equal(d.fa_set.node.s_addr, ip(FA1).s_addr);
+    aaah_decision_free(&d);
+    unsigned n = 0;
+    aaah_foreach_session(f->a, count_sess, &n);
+    assert_int_equal(n, 1);
 }
 
 static void test_move(void **state)
@@ -562,6 +598,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_scenarios_1_and_4, setup, teardown),
         cmocka_unit_test_setup_teardown(test_denials, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool_and_free, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fa_from_coa_and_listing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_move, setup, teardown),
         cmocka_unit_test_setup_teardown(test_service_update, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vpnshare0_no_keys, setup, teardown),

@@ -19,6 +19,7 @@
 #include <freeDiameter/libfdcore.h>
 
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include "log.h"
 #include "mip4vpn_dict.h"
@@ -74,6 +75,7 @@ struct diam {
     diam_fwd_cb fwd_cb;
     void *fwd_ctx;
     struct dict_object *app;
+    struct fd_hook_hdl *sent_hook;
     struct diam_counters cnt; /* updated with __atomic builtins */
 };
 
@@ -156,6 +158,8 @@ struct dict_object *diam_avp_dict(uint32_t code, uint32_t vendor)
 static int on_request(struct msg **m, struct avp *avp, struct session *sess, void *opaque,
                       enum disp_action *act);
 static int on_forward(void *cbdata, struct msg **m);
+static void on_sent(enum fd_hook_type type, struct msg *m, struct peer_hdr *peer, void *other,
+                    struct fd_hook_permsgdata *pmd, void *regdata);
 
 /* freeDiameter's log lines go to ours (stderr, one write per line). */
 static void fd_logger(int level, const char *fmt, va_list ap)
@@ -223,6 +227,10 @@ struct diam *diam_start(struct loop *loop, const char *fd_conf, uint32_t vendor_
         fail(err, errlen, "cannot declare support of application 2 (RFC 4004)");
         goto fail_core;
     }
+    if (fd_hook_register(HOOK_MASK(HOOK_MESSAGE_SENT), on_sent, NULL, NULL, &d->sent_hook)) {
+        fail(err, errlen, "cannot register the message-sent hook");
+        goto fail_core;
+    }
     rc = fd_core_start();
     if (rc) {
         fail(err, errlen, "freeDiameter did not start (%s)", strerror(rc));
@@ -260,6 +268,8 @@ void diam_stop(struct diam *d)
         void *opaque = NULL;
         fd_disp_unregister(&h->hdl, &opaque);
     }
+    if (d->sent_hook)
+        fd_hook_unregister(d->sent_hook);
     fd_core_shutdown();
     fd_core_wait_shutdown_complete();
     /* Whatever the threads queued and the loop did not run: drop it.  The
@@ -482,6 +492,16 @@ int diam_send(struct diam *d, struct msg **req, uint32_t timeout_ms, diam_ans_cb
     return 0;
 }
 
+static char g_session_tag[16];
+
+static void make_session_tag(void)
+{
+    uint32_t r = 0;
+    if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+        r = (uint32_t)getpid() ^ (uint32_t)time(NULL);
+    snprintf(g_session_tag, sizeof(g_session_tag), "mip4-%08x", r);
+}
+
 int diam_new_request(uint32_t cmd_code, const char *session_id, struct msg **req)
 {
     struct dict_object *cmd = NULL;
@@ -506,7 +526,12 @@ int diam_new_request(uint32_t cmd_code, const char *session_id, struct msg **req
         else if (a)
             fd_msg_free(a);
     } else {
-        rc = fd_msg_new_session(m, (os0_t) "mip4", 4);
+        /* freeDiameter's Session-Id is <identity>;<start time>;<counter>: two
+         * processes with one identity started in the same second would
+         * collide, so the optional part carries a per-process random tag. */
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+        pthread_once(&once, make_session_tag);
+        rc = fd_msg_new_session(m, (os0_t)g_session_tag, strlen(g_session_tag));
     }
     if (rc == 0)
         rc = fd_msg_add_origin(m, 0);
@@ -529,6 +554,14 @@ static int on_forward(void *cbdata, struct msg **m)
     if (!*m || fd_msg_hdr(*m, &hdr) || hdr->msg_appl != MIP4_APPLICATION_ID)
         return 0;
     bool is_req = hdr->msg_flags & CMD_FLAG_REQUEST;
+    /* A relay does not interpret what it forwards: resolve the AVPs so the
+     * callback can read values (the message is forwarded unchanged). */
+    struct fd_pei pei;
+    if (d->fwd_cb && fd_msg_parse_dict(*m, fd_g_config->cnf_dict, &pei) != 0) {
+        log_warn("forwarded %s %u does not parse against our dictionary; passed on unread",
+                 is_req ? "request" : "answer", hdr->msg_code);
+        return 0;
+    }
     if (is_req)
         CNT_INC(d, fwd_req);
     else
@@ -736,11 +769,37 @@ static void wipe_session_keys(struct msg *m)
     }
 }
 
+static void wipe_keys(struct msg *m)
+{
+    vpn_avp_wipe_keys(m);
+    wipe_session_keys(m);
+}
+
 void diam_msg_free(struct msg *m)
 {
     if (!m)
         return;
-    vpn_avp_wipe_keys(m);
-    wipe_session_keys(m);
+    wipe_keys(m);
+    /* An answer frees the request it answers with it: wipe that one too. */
+    struct msg *q = NULL;
+    if (fd_msg_answ_getq(m, &q) == 0 && q)
+        wipe_keys(q);
     fd_msg_free(m);
+}
+
+/* freeDiameter frees an answer once it is sent: wipe the key AVPs of the
+ * answers we send (AMA, HAA) first.  Requests stay queued until answered
+ * (a failover re-sends them), so they are wiped when their answer is freed. */
+static void on_sent(enum fd_hook_type type, struct msg *m, struct peer_hdr *peer, void *other,
+                    struct fd_hook_permsgdata *pmd, void *regdata)
+{
+    (void)type;
+    (void)peer;
+    (void)other;
+    (void)pmd;
+    (void)regdata;
+    struct msg_hdr *hdr = NULL;
+    if (m && fd_msg_hdr(m, &hdr) == 0 && !(hdr->msg_flags & CMD_FLAG_REQUEST) &&
+        hdr->msg_appl == MIP4_APPLICATION_ID)
+        wipe_keys(m);
 }

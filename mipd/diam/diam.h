@@ -82,7 +82,8 @@ int diam_new_request(uint32_t cmd_code, const char *session_id, struct msg **req
 
 /* Called on a freeDiameter routing thread for every application-2 message
  * this node forwards (requests and answers).  The callback must not touch
- * loop state: it may read the message and diam_post() a copy of what it needs.
+ * loop state: it may read the message (its AVPs are resolved against the
+ * dictionary before the call) and diam_post() a copy of what it needs.
  * It must leave the message alone (freeDiameter forwards it on return). */
 typedef void (*diam_fwd_cb)(void *ctx, struct msg *m, bool is_request, uint32_t cmd_code);
 int diam_on_forward(struct diam *d, diam_fwd_cb cb, void *ctx);

@@ -4,9 +4,11 @@
  * benchmark (DESIGN §11: registrations/s as a ratio of the raw Diameter
  * request/answer capacity over the same hops) and the test of the glue.
  *
- *   diamnull -c FD.conf --serve
+ *   diamnull -c FD.conf --serve [--chain-host HOST --chain-realm REALM]
  *       answers every AMR and HAR addressed to it with 2001 at once (the
- *       answer carries the request's User-Name), nothing else.
+ *       answer carries the request's User-Name), nothing else.  With
+ *       --chain-host it plays the AAAH's message pattern without its logic:
+ *       each AMR makes a HAR to HOST, and the AMA goes when the HAA is in.
  *   diamnull -c FD.conf --send N --realm REALM [--host HOST] [--window W]
  *            [--timeout-ms T] [--wait-peers S] [--start-delay-ms D]
  *       sends N AMRs (User-Name, a 60-octet MIP-Reg-Request, MIP-MN-AAA-Auth),
@@ -39,7 +41,7 @@
 static struct {
     struct diam *d;
     struct loop *loop;
-    const char *realm, *host;
+    const char *realm, *host, *chain_host, *chain_realm;
     unsigned total, window, timeout_ms;
     unsigned sent, done, ok, timeouts, inflight;
     unsigned err_codes[8];
@@ -58,11 +60,8 @@ static double now_ms(void)
 
 /* ---- server ---- */
 
-static void serve(void *ctx, struct msg *req)
+static void answer_ok(struct msg *req, const char *user)
 {
-    (void)ctx;
-    char user[256] = "";
-    diam_get_str(req, AVP_USER_NAME, 0, user, sizeof(user));
     struct msg *ans = NULL;
     if (diam_new_answer(req, &ans)) {
         diam_msg_free(req);
@@ -72,6 +71,71 @@ static void serve(void *ctx, struct msg *req)
         diam_add_str(ans, AVP_USER_NAME, 0, user);
     diam_set_result(ans, 2001, NULL);
     diam_answer(g.d, &ans);
+}
+
+struct chained {
+    struct msg *amr;
+    char user[256];
+};
+
+static void chain_answered(void *arg, struct msg *haa, const char *why)
+{
+    struct chained *c = arg;
+    if (!haa) {
+        log_warn("HAR for %s: %s", c->user, why);
+        struct msg *ans = NULL;
+        if (diam_new_answer(c->amr, &ans) == 0) {
+            diam_set_result(ans, 4006, why);
+            diam_answer(g.d, &ans);
+        }
+    } else {
+        diam_msg_free(haa);
+        answer_ok(c->amr, c->user);
+    }
+    free(c);
+}
+
+/* AMR -> HAR -> HAA -> AMA, as the AAAH does, with no decision in between. */
+static void serve_chained(void *ctx, struct msg *req)
+{
+    (void)ctx;
+    struct chained *c = calloc(1, sizeof(*c));
+    struct msg *har = NULL;
+    if (!c) {
+        diam_msg_free(req);
+        return;
+    }
+    c->amr = req;
+    diam_get_str(req, AVP_USER_NAME, 0, c->user, sizeof(c->user));
+    int rc = diam_new_request(MIP4_CMD_HAR, NULL, &har);
+    if (rc == 0)
+        rc = diam_add_dest(har, g.chain_realm, g.chain_host);
+    if (rc == 0 && c->user[0])
+        rc = diam_add_str(har, AVP_USER_NAME, 0, c->user);
+    const uint8_t *rrq;
+    size_t rrq_len;
+    if (rc == 0 && diam_get_os(req, MIP4_AVP_REG_REQUEST, 0, &rrq, &rrq_len) == 0)
+        rc = diam_add_os(har, MIP4_AVP_REG_REQUEST, 0, rrq, rrq_len);
+    if (rc == 0)
+        rc = diam_send(g.d, &har, 5000, chain_answered, c);
+    else if (har)
+        diam_msg_free(har);
+    if (rc) {
+        struct msg *ans = NULL;
+        if (diam_new_answer(req, &ans) == 0) {
+            diam_set_result(ans, 5012, "cannot send the HAR");
+            diam_answer(g.d, &ans);
+        }
+        free(c);
+    }
+}
+
+static void serve(void *ctx, struct msg *req)
+{
+    (void)ctx;
+    char user[256] = "";
+    diam_get_str(req, AVP_USER_NAME, 0, user, sizeof(user));
+    answer_ok(req, user);
 }
 
 /* ---- client ---- */
@@ -237,7 +301,7 @@ int main(int argc, char **argv)
                                          {"start-delay-ms", required_argument, NULL, 'D'},
                                          {NULL, 0, NULL, 0}};
     int o;
-    while ((o = getopt_long(argc, argv, "c:sn:r:H:w:t:W:D:", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "c:sn:r:H:w:t:W:D:C:R:", opts, NULL)) != -1) {
         switch (o) {
         case 'c':
             conf = optarg;
@@ -267,12 +331,16 @@ int main(int argc, char **argv)
             start_delay_ms = (unsigned)strtoul(optarg, NULL, 10);
             break;
         default:
-            fprintf(stderr, "usage: diamnull -c FD.conf (--serve | --send N --realm R "
-                            "[--host H] [--window W] [--timeout-ms T] [--wait-peers S])\n");
+            fprintf(stderr, "usage: diamnull -c FD.conf (--serve [--chain-host H [--chain-realm R]]"
+                            " | --send N --realm R [--host H] [--window W] [--timeout-ms T]"
+                            " [--wait-peers S] [--start-delay-ms D])\n");
             return 2;
         }
     }
-    if (!conf || (!do_serve && (!g.total || !g.realm || !g.window))) {
+    if (g.chain_host && !g.chain_realm)
+        g.chain_realm = strchr(g.chain_host, '.') ? strchr(g.chain_host, '.') + 1 : NULL;
+    if (!conf || (!do_serve && (!g.total || !g.realm || !g.window)) ||
+        (g.chain_host && !g.chain_realm)) {
         fprintf(stderr, "diamnull: -c and either --serve or --send N --realm R are required\n");
         return 2;
     }
@@ -292,7 +360,7 @@ int main(int argc, char **argv)
     }
     int rc = 0;
     if (do_serve) {
-        diam_on_request(g.d, MIP4_CMD_AMR, serve, NULL);
+        diam_on_request(g.d, MIP4_CMD_AMR, g.chain_host ? serve_chained : serve, NULL);
         diam_on_request(g.d, MIP4_CMD_HAR, serve, NULL);
         fprintf(stderr, "diamnull: serving as %s\n", diam_identity(g.d));
         loop_run(g.loop);
