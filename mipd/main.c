@@ -1,10 +1,13 @@
 /*
- * mipd: the Mobile IPv4 agent daemon (home or foreign agent).
+ * mipd: the Mobile IPv4 agent daemon (home agent, foreign agent or proxy
+ * correspondent node).
  *
- *   mipd --role ha|fa -c FILE [--check-config]
+ *   mipd --role ha|fa|pcn -c FILE [--check-config]
  *
- * One thread: the event loop owns every binding, visitor and kernel object.
- * SIGTERM/SIGINT stop the loop; shutdown removes all kernel state we made.
+ * One thread: the event loop owns every binding, visitor, VPN session and
+ * kernel object; freeDiameter's threads (AAA mode) hand their work to it
+ * (aaa_diam.c, diam/diam.h).  SIGTERM/SIGINT stop the loop; shutdown removes
+ * all kernel state we made.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,10 +26,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "aaa_diam.h"
 #include "agent.h"
 #include "ctl.h"
 #include "log.h"
 #include "mip_proto.h"
+#include "vpn_cache.h"
 
 struct daemon {
     struct agent agent;
@@ -35,22 +40,24 @@ struct daemon {
     int *icmp; /* one raw ICMP socket per FA access link */
     size_t n_icmp;
     struct ctl *ctl;
+    struct aaa_diam *aaa;
+    char identity[MIPD_IDENTITY_MAX];
     time_t started;
 };
 
 static int udp_tx(void *ctx, const struct pkt_addr *to, const uint8_t *buf, size_t len)
 {
     struct daemon *d = ctx;
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(to->port),
-                              .sin_addr = to->addr};
+    struct sockaddr_in sin = {
+        .sin_family = AF_INET, .sin_port = htons(to->port), .sin_addr = to->addr};
     struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
     union {
         char b[CMSG_SPACE(sizeof(struct in_pktinfo))];
         struct cmsghdr align;
     } cbuf;
     memset(&cbuf, 0, sizeof(cbuf));
-    struct msghdr mh = {.msg_name = &sin, .msg_namelen = sizeof(sin), .msg_iov = &iov,
-                        .msg_iovlen = 1};
+    struct msghdr mh = {
+        .msg_name = &sin, .msg_namelen = sizeof(sin), .msg_iov = &iov, .msg_iovlen = 1};
     if (to->ifindex || to->local.s_addr) {
         /* Choose the source address and, towards a visiting MN, the access
          * link: the MN's home address is not routed here (RFC 5944 §3.7.2.3). */
@@ -84,8 +91,11 @@ static void udp_rx(struct loop *l, int fd, uint32_t ev, void *arg)
             struct cmsghdr align;
         } cbuf;
         struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
-        struct msghdr mh = {.msg_name = &sin, .msg_namelen = sizeof(sin), .msg_iov = &iov,
-                            .msg_iovlen = 1, .msg_control = cbuf.b,
+        struct msghdr mh = {.msg_name = &sin,
+                            .msg_namelen = sizeof(sin),
+                            .msg_iov = &iov,
+                            .msg_iovlen = 1,
+                            .msg_control = cbuf.b,
                             .msg_controllen = sizeof(cbuf.b)};
         ssize_t n = recvmsg(fd, &mh, 0);
         if (n < 0)
@@ -103,10 +113,17 @@ static void udp_rx(struct loop *l, int fd, uint32_t ev, void *arg)
             d->agent.cnt.unknown_rx++;
             continue;
         }
-        if (d->cfg.role == ROLE_HA)
+        switch (d->cfg.role) {
+        case ROLE_HA:
             ha_rx(&d->agent, &from, buf, (size_t)n);
-        else
+            break;
+        case ROLE_FA:
             fa_rx(&d->agent, &from, buf, (size_t)n);
+            break;
+        case ROLE_PCN:
+            pcn_rx(&d->agent, &from, buf, (size_t)n);
+            break;
+        }
     }
 }
 
@@ -169,17 +186,29 @@ static int ctl_cb(void *arg, const char *cmd, const char *args, FILE *out, const
         fputs(",\"items\":", out);
         dp_dump_json(a->dp, out);
     } else if (!strcmp(cmd, "counters")) {
+        fputs(",\"items\":[", out);
+        agent_dump_counter_items(a, out);
+        if (d->aaa)
+            aaa_diam_dump_counters(d->aaa, out);
+        fputc(']', out);
+    } else if (!strcmp(cmd, "vpn")) {
+        if (!a->vpn) {
+            *err = "vpn: this agent keeps no VPN information (plain Mobile IP: no aaa section)";
+            return -1;
+        }
         fputs(",\"items\":", out);
-        agent_dump_counters(a, out);
+        vpn_cache_dump_json(a->vpn, agent_now_s(a), out);
     } else if (!strcmp(cmd, "status")) {
+        fprintf(out, ",\"role\":\"%s\",\"identity\":", mipd_role_str(d->cfg.role));
+        ctl_json_str(out, d->identity);
         fprintf(out,
-                ",\"role\":\"%s\",\"pid\":%d,\"uptime_s\":%lld,\"bindings\":%zu,\"visitors\":%zu,"
-                "\"kernel_objects\":%u,\"timers\":%zu",
-                d->cfg.role == ROLE_HA ? "ha" : "fa", (int)getpid(),
-                (long long)(time(NULL) - d->started), ha_binding_count(a), fa_visitor_count(a),
-                dp_count(a->dp, -1), loop_timer_count(a->loop));
+                ",\"aaa\":%s,\"pid\":%d,\"uptime_s\":%lld,\"bindings\":%zu,\"visitors\":%zu,"
+                "\"vpn_sessions\":%zu,\"bu_in_flight\":%zu,\"kernel_objects\":%u,\"timers\":%zu",
+                d->aaa ? "true" : "false", (int)getpid(), (long long)(time(NULL) - d->started),
+                ha_binding_count(a), fa_visitor_count(a), a->vpn ? vpn_cache_count(a->vpn) : 0,
+                bu_pending_count(a), dp_count(a->dp, -1), loop_timer_count(a->loop));
     } else {
-        *err = "unknown command (bindings, visitors, kernel, counters, status)";
+        *err = "unknown command (bindings, visitors, vpn, kernel, counters, status)";
         return -1;
     }
     return 0;
@@ -204,6 +233,8 @@ static int open_udp(void)
     int one = 1;
     setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     setsockopt(s, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+    /* FA: replies to an MN without an address go out as link broadcasts. */
+    setsockopt(s, SOL_SOCKET, SO_BROADCAST, &one, sizeof(one));
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(MIP_UDP_PORT)};
     if (bind(s, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
         close(s);
@@ -248,9 +279,11 @@ static int open_icmp(const char *ifname, int ifindex)
 
 static void usage(FILE *f)
 {
-    fputs("usage: mipd --role ha|fa -c CONFIG [--check-config]\n"
-          "  --role ROLE      ha (home agent) or fa (foreign agent)\n"
-          "  -c, --config F   libconfig file (see conf/mipd-ha.conf, conf/mipd-fa.conf)\n"
+    fputs("usage: mipd --role ha|fa|pcn -c CONFIG [--check-config]\n"
+          "  --role ROLE      ha (home agent), fa (foreign agent) or pcn (proxy\n"
+          "                   correspondent node)\n"
+          "  -c, --config F   libconfig file (see conf/mipd-ha.conf, conf/mipd-fa.conf,\n"
+          "                   conf/mipd-pcn.conf)\n"
           "  --check-config   validate the configuration and exit\n"
           "Runs in the foreground and logs to stderr; SIGTERM removes every kernel\n"
           "object the daemon installed and exits.\n",
@@ -295,9 +328,10 @@ int main(int argc, char **argv)
         role = ROLE_HA;
     else if (!strcmp(role_s, "fa"))
         role = ROLE_FA;
+    else if (!strcmp(role_s, "pcn"))
+        role = ROLE_PCN;
     else {
-        fprintf(stderr, "mipd: --role %s: must be ha or fa (pcn comes with the AAA issue)\n",
-                role_s);
+        fprintf(stderr, "mipd: --role %s: must be ha, fa or pcn\n", role_s);
         return 2;
     }
 
@@ -314,6 +348,16 @@ int main(int argc, char **argv)
     }
     log_threshold = d.cfg.log_level;
     d.started = time(NULL);
+    /* SIGTERM/SIGINT are taken through a signalfd by the loop.  Blocked now,
+     * before freeDiameter starts its threads (they inherit the mask): one of
+     * them would otherwise take the signal and the process would die without
+     * removing its kernel state. */
+    sigset_t ss;
+    sigemptyset(&ss);
+    sigaddset(&ss, SIGTERM);
+    sigaddset(&ss, SIGINT);
+    sigprocmask(SIG_BLOCK, &ss, NULL);
+    signal(SIGPIPE, SIG_IGN);
 
     struct agent *a = &d.agent;
     a->cfg = &d.cfg;
@@ -333,7 +377,39 @@ int main(int argc, char **argv)
     }
     loop_add_fd(a->loop, d.udp, EPOLLIN, udp_rx, &d);
 
-    if (role == ROLE_HA) {
+    /* AAA mode: the agent becomes a Diameter peer (RFC 4004). */
+    const struct mipd_aaa *aaa = role == ROLE_HA   ? &d.cfg.ha.aaa
+                                 : role == ROLE_FA ? &d.cfg.fa.aaa
+                                                   : NULL;
+    if (aaa && aaa->enabled) {
+        d.aaa = aaa_diam_start(a, aaa->diameter_conf, err, sizeof(err));
+        if (!d.aaa) {
+            fprintf(stderr, "mipd: Diameter: %s\n", err);
+            return 1;
+        }
+    }
+    if (d.cfg.identity[0])
+        snprintf(d.identity, sizeof(d.identity), "%s", d.cfg.identity);
+    else if (d.aaa)
+        snprintf(d.identity, sizeof(d.identity), "%s", aaa_diam_identity(d.aaa));
+    else {
+        /* Unique in a testbed where every namespace shares the host name. */
+        struct in_addr me = role == ROLE_HA   ? d.cfg.ha.address
+                            : role == ROLE_FA ? d.cfg.fa.address
+                                              : d.cfg.pcn.address;
+        snprintf(d.identity, sizeof(d.identity), "%s-%s", mipd_role_str(role), inet_ntoa(me));
+    }
+    a->identity = d.identity;
+
+    if (role == ROLE_PCN) {
+        int rc = pcn_init(a);
+        if (rc < 0) {
+            fprintf(stderr, "mipd: %s: cannot install the UDP %d redirects: %s\n", path,
+                    MIP_UDP_PORT, strerror(-rc));
+            dp_flush(a->dp);
+            return 1;
+        }
+    } else if (role == ROLE_HA) {
         if (dp_ifindex(a->dp, d.cfg.ha.home_link) < 0) {
             fprintf(stderr, "mipd: %s: home_link \"%s\" does not exist\n", path,
                     d.cfg.ha.home_link);
@@ -351,8 +427,9 @@ int main(int argc, char **argv)
             int idx = (int)if_nametoindex(ifn);
             struct in_addr la;
             if (!idx || link_address(ifn, &la) < 0) {
-                fprintf(stderr, "mipd: %s: access link \"%s\" does not exist or has no IPv4 "
-                                "address\n",
+                fprintf(stderr,
+                        "mipd: %s: access link \"%s\" does not exist or has no IPv4 "
+                        "address\n",
                         path, ifn);
                 return 1;
             }
@@ -377,24 +454,24 @@ int main(int argc, char **argv)
                 strerror(errno));
         return 1;
     }
-    sigset_t ss;
-    sigemptyset(&ss);
-    sigaddset(&ss, SIGTERM);
-    sigaddset(&ss, SIGINT);
-    sigprocmask(SIG_BLOCK, &ss, NULL);
-    signal(SIGPIPE, SIG_IGN);
     int sfd = signalfd(-1, &ss, SFD_NONBLOCK | SFD_CLOEXEC);
     loop_add_fd(a->loop, sfd, EPOLLIN, signal_rx, &d);
-    log_info("mipd %s started (control socket %s)", role == ROLE_HA ? "home agent" : "foreign agent",
-             d.cfg.ctl_path);
+    log_info("mipd %s started as %s%s (control socket %s)",
+             role == ROLE_HA   ? "home agent"
+             : role == ROLE_FA ? "foreign agent"
+                               : "proxy correspondent node",
+             d.identity, d.aaa ? ", AAA mode" : "", d.cfg.ctl_path);
 
     loop_run(a->loop);
 
     ctl_close(d.ctl);
     if (role == ROLE_HA)
         ha_fini(a);
-    else
+    else if (role == ROLE_FA)
         fa_fini(a);
+    else
+        pcn_fini(a);
+    aaa_diam_stop(d.aaa);
     dp_flush(a->dp);
     dp_free(a->dp);
     for (size_t i = 0; i < d.n_icmp; i++)

@@ -1,5 +1,7 @@
-/* Authentication extensions: RFC 5944 §3.5 HMAC-MD5, RFC 3012 §8 MN-AAA
- * (CHAP-style MD5) and our route-optimisation HMAC-SHA-256 CVSE (DESIGN §6). */
+/* Authentication extensions: RFC 5944 §3.5 HMAC-MD5 (and HMAC-SHA1 for SAs
+ * derived with RFC 3957), RFC 3012 §8 MN-AAA (CHAP-style MD5), the RFC 3957
+ * MN-HA key generation nonce reply and key derivation, and our
+ * route-optimisation HMAC-SHA-256 CVSE (DESIGN §6). */
 #include "codec_internal.h"
 
 #include <openssl/crypto.h>
@@ -59,22 +61,79 @@ out:
     return ok;
 }
 
-void mip_put_auth_hmac_md5(struct mip_writer *w, uint8_t type, uint32_t spi, const void *key,
-                           size_t keylen)
+static const EVP_MD *auth_md(enum mip_auth_alg alg, unsigned *len)
+{
+    if (alg == MIP_AUTH_HMAC_SHA1) {
+        *len = MIP_SHA1_LEN;
+        return EVP_sha1();
+    }
+    *len = MIP_MD5_LEN;
+    return EVP_md5();
+}
+
+void mip_put_auth(struct mip_writer *w, uint8_t type, uint32_t spi, enum mip_auth_alg alg,
+                  const void *key, size_t keylen)
 {
     if (type != MIP_EXT_MN_HA_AUTH && type != MIP_EXT_MN_FA_AUTH && type != MIP_EXT_FA_HA_AUTH) {
         mip_writer_fail(w, MIP_ERR_BAD_VALUE);
         return;
     }
-    uint8_t *p = mip_writer_reserve(w, 6 + MIP_MD5_LEN);
+    unsigned mlen;
+    const EVP_MD *md = auth_md(alg, &mlen);
+    uint8_t *p = mip_writer_reserve(w, 6 + mlen);
     if (!p)
         return;
     p[0] = type;
-    p[1] = 4 + MIP_MD5_LEN;
+    p[1] = (uint8_t)(4 + mlen);
     mip_wr32(p + 2, spi);
     /* RFC 5944 §3.5.1: covers everything up to and including the SPI. */
-    if (!hmac(EVP_md5(), key, keylen, w->buf, (size_t)(p + 6 - w->buf), p + 6, MIP_MD5_LEN))
+    if (!hmac(md, key, keylen, w->buf, (size_t)(p + 6 - w->buf), p + 6, mlen))
         w->err = MIP_ERR_BAD_VALUE;
+}
+
+void mip_put_auth_hmac_md5(struct mip_writer *w, uint8_t type, uint32_t spi, const void *key,
+                           size_t keylen)
+{
+    mip_put_auth(w, type, spi, MIP_AUTH_HMAC_MD5, key, keylen);
+}
+
+void mip_put_mn_ha_keygen_reply(struct mip_writer *w, uint32_t lifetime, uint32_t aaa_spi,
+                                uint32_t ha_spi, uint16_t alg, uint16_t replay, const void *nonce,
+                                size_t nonce_len)
+{
+    if (nonce_len == 0 || nonce_len > 255 || !nonce) {
+        mip_writer_fail(w, MIP_ERR_BAD_VALUE);
+        return;
+    }
+    uint8_t *p = mip_writer_reserve(w, 4 + MIP_KEYGEN_REPLY_FIXED + nonce_len);
+    if (!p)
+        return;
+    p[0] = MIP_EXT_MN_HA_KEYGEN_REPLY;
+    p[1] = MIP_KEYGEN_SUBTYPE_AAA;
+    mip_wr16(p + 2, (uint16_t)(MIP_KEYGEN_REPLY_FIXED + nonce_len));
+    mip_wr32(p + 4, lifetime);
+    mip_wr32(p + 8, aaa_spi);
+    mip_wr32(p + 12, ha_spi);
+    mip_wr16(p + 16, alg);
+    mip_wr16(p + 18, replay);
+    memcpy(p + 20, nonce, nonce_len);
+}
+
+/* RFC 3957: key = HMAC-SHA1(AAA-key, Key Generation Nonce || MN identifier),
+ * the identifier being the MN's NAI. */
+bool mip_mn_ha_key_derive(const void *aaa_key, size_t aaa_keylen, const void *nonce,
+                          size_t nonce_len, const void *nai, size_t nai_len,
+                          uint8_t out[MIP_MN_HA_KEY_LEN])
+{
+    if (!nonce || !nai || nonce_len == 0 || nai_len == 0 || nonce_len + nai_len > 1024)
+        return false;
+    uint8_t buf[1024];
+    memcpy(buf, nonce, nonce_len);
+    memcpy(buf + nonce_len, nai, nai_len);
+    bool ok =
+        hmac(EVP_sha1(), aaa_key, aaa_keylen, buf, nonce_len + nai_len, out, MIP_MN_HA_KEY_LEN);
+    OPENSSL_cleanse(buf, nonce_len + nai_len);
+    return ok;
 }
 
 void mip_put_mn_aaa_auth(struct mip_writer *w, uint32_t spi, const void *key, size_t keylen,
@@ -112,15 +171,23 @@ void mip_put_ro_auth(struct mip_writer *w, uint32_t vendor_id, uint32_t spi, con
         w->err = MIP_ERR_BAD_VALUE;
 }
 
+bool mip_verify_auth(const uint8_t *msg, const struct mip_auth_ext *a, enum mip_auth_alg alg,
+                     const void *key, size_t keylen)
+{
+    uint8_t mac[MIP_SHA1_LEN];
+    unsigned mlen;
+    const EVP_MD *md = auth_md(alg, &mlen);
+    if (!msg || !a || !a->present || a->authenticator.len != mlen)
+        return false;
+    if (!hmac(md, key, keylen, msg, a->covered_len, mac, mlen))
+        return false;
+    return CRYPTO_memcmp(mac, a->authenticator.ptr, mlen) == 0;
+}
+
 bool mip_verify_auth_hmac_md5(const uint8_t *msg, const struct mip_auth_ext *a, const void *key,
                               size_t keylen)
 {
-    uint8_t mac[MIP_MD5_LEN];
-    if (!msg || !a || !a->present || a->authenticator.len != MIP_MD5_LEN)
-        return false;
-    if (!hmac(EVP_md5(), key, keylen, msg, a->covered_len, mac, MIP_MD5_LEN))
-        return false;
-    return CRYPTO_memcmp(mac, a->authenticator.ptr, MIP_MD5_LEN) == 0;
+    return mip_verify_auth(msg, a, MIP_AUTH_HMAC_MD5, key, keylen);
 }
 
 bool mip_verify_mn_aaa_auth(const uint8_t *msg, const struct mip_auth_ext *a, const void *key,

@@ -255,7 +255,8 @@ static enum mip_err get_exts(const uint8_t *buf, size_t len, size_t off, struct 
             return fail_at(off_err, start, MIP_ERR_EXT_ORDER);
 
         /* Long-form extensions (RFC 5944 §1.11): Type, Sub-Type/Reserved, Length(2). */
-        if (type == MIP_EXT_GEN_AUTH || type == MIP_EXT_CVSE) {
+        if (type == MIP_EXT_GEN_AUTH || type == MIP_EXT_CVSE ||
+            type == MIP_EXT_MN_HA_KEYGEN_REQUEST || type == MIP_EXT_MN_HA_KEYGEN_REPLY) {
             if (len - off < 4)
                 return fail_at(off_err, start, MIP_ERR_TRUNCATED);
             uint8_t sub = buf[off + 1];
@@ -280,6 +281,32 @@ static enum mip_err get_exts(const uint8_t *buf, size_t len, size_t off, struct 
                 x->mn_aaa.offset = start;
                 x->mn_aaa.covered_len = start + LONG_AUTH_HDR;
                 after_mn_fa_or_aaa = true;
+            } else if (type == MIP_EXT_MN_HA_KEYGEN_REQUEST) {
+                /* RFC 3957: only the AAA subtype is ours to understand. */
+                if (sub != MIP_KEYGEN_SUBTYPE_AAA)
+                    return fail_at(off_err, start, MIP_ERR_UNKNOWN_CRITICAL_EXT);
+                if (x->has_keygen_request)
+                    return fail_at(off_err, start, MIP_ERR_DUPLICATE_EXT);
+                x->has_keygen_request = true;
+                x->keygen_request_subtype = sub;
+            } else if (type == MIP_EXT_MN_HA_KEYGEN_REPLY) {
+                if (sub != MIP_KEYGEN_SUBTYPE_AAA)
+                    return fail_at(off_err, start, MIP_ERR_UNKNOWN_CRITICAL_EXT);
+                if (elen < MIP_KEYGEN_REPLY_FIXED + 1)
+                    return fail_at(off_err, start, MIP_ERR_BAD_LENGTH);
+                if (x->keygen.present)
+                    return fail_at(off_err, start, MIP_ERR_DUPLICATE_EXT);
+                struct mip_keygen_reply *k = &x->keygen;
+                k->present = true;
+                k->subtype = sub;
+                k->lifetime = mip_rd32(d);
+                k->aaa_spi = mip_rd32(d + 4);
+                k->ha_spi = mip_rd32(d + 8);
+                k->alg = mip_rd16(d + 12);
+                k->replay = mip_rd16(d + 14);
+                k->nonce.ptr = d + MIP_KEYGEN_REPLY_FIXED;
+                k->nonce.len = elen - MIP_KEYGEN_REPLY_FIXED;
+                k->offset = start;
             } else {
                 if (elen < 6)
                     return fail_at(off_err, start, MIP_ERR_BAD_LENGTH);

@@ -47,6 +47,7 @@ uint8_t *mip_writer_reserve(struct mip_writer *w, size_t n);
 void mip_writer_fail(struct mip_writer *w, enum mip_err e);
 
 #define MIP_MD5_LEN 16
+#define MIP_SHA1_LEN 20
 #define MIP_SHA256_LEN 32
 
 #endif

@@ -148,3 +148,27 @@ const char *mip_code_str(uint8_t code)
     }
     return "unknown code";
 }
+
+const char *mip_ba_status_str(uint8_t status)
+{
+    switch (status) {
+    case MIP_BA_ACCEPTED:
+        return "binding update accepted";
+    case MIP_BA_UNSPECIFIED:
+        return "reason unspecified";
+    case MIP_BA_PROHIBITED:
+        return "administratively prohibited";
+    case MIP_BA_INSUFFICIENT_RESOURCES:
+        return "insufficient resources";
+    case MIP_BA_AUTH_FAILED:
+        return "sending node failed authentication";
+    case MIP_BA_ID_MISMATCH:
+        return "identification mismatch";
+    case MIP_BA_POORLY_FORMED:
+        return "poorly formed binding update";
+    case MIP_BA_UNKNOWN_PEER:
+        return "unknown peer";
+    default:
+        return "unknown status";
+    }
+}

@@ -1,7 +1,9 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <libconfig.h>
+#include <unistd.h>
 #include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -109,8 +111,9 @@ static int hexval(char c)
     return -1;
 }
 
-/* An SA: spi (>= 256, RFC 5944 §1.6 reserves 0-255) and a hex key of 16+ octets. */
-static int get_sa(struct cfgctx *x, const config_setting_t *grp, struct mipd_sa *sa)
+/* An SA: spi (>= 256, RFC 5944 §1.6 reserves 0-255) and a hex key of
+ * min_key+ octets (16 for the HMAC-MD5 SAs of RFC 5944). */
+static int get_sa(struct cfgctx *x, const config_setting_t *grp, struct mipd_sa *sa, size_t min_key)
 {
     if (!config_setting_get_member(grp, "spi"))
         return fail(x, grp, "missing 'spi'");
@@ -123,21 +126,40 @@ static int get_sa(struct cfgctx *x, const config_setting_t *grp, struct mipd_sa 
     if (!v)
         return fail(x, s, "'key' must be a hex string");
     size_t n = strlen(v);
-    if (n % 2 || n / 2 < 16 || n / 2 > MIPD_KEY_MAX)
-        return fail(x, s, "'key' must be 32 to %d hex digits", 2 * MIPD_KEY_MAX);
+    if (n % 2 || n / 2 < min_key || n / 2 > MIPD_KEY_MAX)
+        return fail(x, s, "'key' must be %zu to %d hex digits", 2 * min_key, 2 * MIPD_KEY_MAX);
     for (size_t i = 0; i < n; i += 2) {
         int hi = hexval(v[i]), lo = hexval(v[i + 1]);
         if (hi < 0 || lo < 0) {
             OPENSSL_cleanse(sa->key, sizeof(sa->key));
-            return fail(x, s, "'key' has a non-hex character at position %zu", i + (hi < 0 ? 0 : 1));
+            return fail(x, s, "'key' has a non-hex character at position %zu",
+                        i + (hi < 0 ? 0 : 1));
         }
         sa->key[i / 2] = (uint8_t)(hi << 4 | lo);
     }
     sa->keylen = n / 2;
+    sa->alg = MIP_AUTH_HMAC_MD5;
     return 0;
 }
 
-static int get_peers(struct cfgctx *x, const config_setting_t *grp, const char *key,
+/* Refuses members of grp not in known (NULL-terminated): a typo in a key
+ * must not silently leave a feature off. */
+static int check_known(struct cfgctx *x, const config_setting_t *grp, const char *what,
+                       const char *const *known)
+{
+    for (int i = 0; i < config_setting_length(grp); i++) {
+        const config_setting_t *s = config_setting_get_elem(grp, i);
+        const char *name = config_setting_name(s);
+        bool ok = false;
+        for (size_t k = 0; known[k]; k++)
+            ok |= name && !strcmp(name, known[k]);
+        if (!ok)
+            return fail(x, s, "unknown setting '%s' in %s", name ? name : "?", what);
+    }
+    return 0;
+}
+
+static int get_peers(struct cfgctx *x, const config_setting_t *grp, const char *key, size_t min_key,
                      struct mipd_peer **out, size_t *nout)
 {
     const config_setting_t *l = config_setting_get_member(grp, key);
@@ -154,10 +176,102 @@ static int get_peers(struct cfgctx *x, const config_setting_t *grp, const char *
         if (!config_setting_is_group(e))
             return fail(x, e, "'%s' entries must be groups { address; spi; key; }", key);
         struct mipd_peer *p = &(*out)[i];
-        if (get_addr(x, e, "address", true, &p->addr) || get_sa(x, e, &p->sa))
+        static const char *const known[] = {"address", "spi", "key", NULL};
+        if (check_known(x, e, key, known) || get_addr(x, e, "address", true, &p->addr) ||
+            get_sa(x, e, &p->sa, min_key))
             return -1;
         *nout = (size_t)i + 1;
+        for (int j = 0; j < i; j++)
+            if ((*out)[j].addr.s_addr == p->addr.s_addr)
+                return fail(x, e, "%s: address %s is listed twice", key, inet_ntoa(p->addr));
     }
+    return 0;
+}
+
+/* `aaa = { diameter_conf = "..."; [timeout_ms = N;] };` (timeout only for the FA). */
+static int get_aaa(struct cfgctx *x, const config_setting_t *g, bool with_timeout,
+                   struct mipd_aaa *aaa)
+{
+    const config_setting_t *s = config_setting_get_member(g, "aaa");
+    if (!s)
+        return 0;
+    if (!config_setting_is_group(s))
+        return fail(x, s, "'aaa' must be a group { diameter_conf = \"...\"; }");
+    static const char *const known_fa[] = {"diameter_conf", "timeout_ms", NULL};
+    static const char *const known_ha[] = {"diameter_conf", NULL};
+    if (check_known(x, s, "aaa", with_timeout ? known_fa : known_ha) ||
+        get_str(x, s, "diameter_conf", true, aaa->diameter_conf, sizeof(aaa->diameter_conf)) ||
+        get_uint(x, s, "timeout_ms", 100, 600000, 5000, &aaa->timeout_ms))
+        return -1;
+    if (access(aaa->diameter_conf, R_OK) != 0)
+        return fail(x, config_setting_get_member(s, "diameter_conf"), "diameter_conf \"%s\": %s",
+                    aaa->diameter_conf, strerror(errno));
+    aaa->enabled = true;
+    return 0;
+}
+
+static int get_prefix(struct cfgctx *x, const config_setting_t *s, struct mipd_prefix *out)
+{
+    const char *v = config_setting_get_string(s);
+    if (!v)
+        return fail(x, s, "a served prefix must be a string \"a.b.c.d/len\"");
+    char buf[32];
+    if (strlen(v) >= sizeof(buf))
+        return fail(x, s, "\"%s\" is not a prefix a.b.c.d/len", v);
+    strcpy(buf, v);
+    char *slash = strchr(buf, '/');
+    long len = 32;
+    if (slash) {
+        char *end;
+        *slash = 0;
+        len = strtol(slash + 1, &end, 10);
+        if (!slash[1] || *end || len < 0 || len > 32)
+            return fail(x, s, "\"%s\": prefix length must be 0..32", v);
+    }
+    if (inet_pton(AF_INET, buf, &out->addr) != 1)
+        return fail(x, s, "\"%s\" is not a prefix a.b.c.d/len", v);
+    uint32_t mask = len ? 0xffffffffu << (32 - len) : 0;
+    if (ntohl(out->addr.s_addr) & ~mask)
+        return fail(x, s, "\"%s\" has host bits set (did you mean %s/%ld?)", v,
+                    inet_ntoa((struct in_addr){htonl(ntohl(out->addr.s_addr) & mask)}), len);
+    out->len = (uint8_t)len;
+    return 0;
+}
+
+static int load_pcn(struct cfgctx *x, config_setting_t *root, struct mipd_config *c)
+{
+    const config_setting_t *g = config_setting_get_member(root, "pcn");
+    if (!g || !config_setting_is_group(g))
+        return fail(x, g ? g : root, "missing group 'pcn: { ... };' for role pcn");
+    static const char *const known[] = {"address", "serves", "replay_window", "ha_peers", NULL};
+    if (check_known(x, g, "pcn", known) || get_addr(x, g, "address", true, &c->pcn.address) ||
+        get_uint(x, g, "replay_window", 1, 86400, 7, &c->pcn.replay_window))
+        return -1;
+    const config_setting_t *l = config_setting_get_member(g, "serves");
+    if (l) {
+        if (!config_setting_is_list(l) && !config_setting_is_array(l))
+            return fail(x, l, "'serves' must be a list of prefixes ( \"a.b.c.d/len\", ... )");
+        int n = config_setting_length(l);
+        c->pcn.serves = calloc(n ? (size_t)n : 1, sizeof(*c->pcn.serves));
+        if (!c->pcn.serves)
+            return fail(x, l, "out of memory");
+        for (int i = 0; i < n; i++) {
+            const config_setting_t *e = config_setting_get_elem(l, i);
+            if (get_prefix(x, e, &c->pcn.serves[i]))
+                return -1;
+            c->pcn.n_serves = (size_t)i + 1;
+            for (int j = 0; j < i; j++)
+                if (c->pcn.serves[j].addr.s_addr == c->pcn.serves[i].addr.s_addr &&
+                    c->pcn.serves[j].len == c->pcn.serves[i].len)
+                    return fail(x, e, "served prefix listed twice");
+        }
+    }
+    if (get_peers(x, g, "ha_peers", MIPD_RO_KEY_MIN, &c->pcn.ha_peers, &c->pcn.n_ha_peers))
+        return -1;
+    if (c->pcn.n_ha_peers == 0)
+        return fail(x, g,
+                    "'ha_peers' must list at least one home agent (address, spi, key): "
+                    "every BU is authenticated");
     return 0;
 }
 
@@ -187,7 +301,7 @@ static int load_ha(struct cfgctx *x, config_setting_t *root, struct mipd_config 
             struct mipd_mn *mn = &c->ha.mns[i];
             c->ha.n_mns = (size_t)i + 1;
             if (get_str(x, e, "nai", true, mn->nai, sizeof(mn->nai)) ||
-                get_addr(x, e, "home_address", true, &mn->home_addr) || get_sa(x, e, &mn->sa))
+                get_addr(x, e, "home_address", true, &mn->home_addr) || get_sa(x, e, &mn->sa, 16))
                 return -1;
             for (int j = 0; j < i; j++) {
                 if (!strcmp(c->ha.mns[j].nai, mn->nai))
@@ -198,7 +312,13 @@ static int load_ha(struct cfgctx *x, config_setting_t *root, struct mipd_config 
             }
         }
     }
-    return get_peers(x, g, "fa_peers", &c->ha.fa_peers, &c->ha.n_fa_peers);
+    if (get_peers(x, g, "fa_peers", 16, &c->ha.fa_peers, &c->ha.n_fa_peers) ||
+        get_aaa(x, g, false, &c->ha.aaa) ||
+        get_peers(x, g, "pcn_peers", MIPD_RO_KEY_MIN, &c->ha.pcn_peers, &c->ha.n_pcn_peers) ||
+        get_uint(x, g, "bu_timeout_ms", 50, 60000, 1000, &c->ha.bu_timeout_ms) ||
+        get_uint(x, g, "bu_retries", 1, 10, 3, &c->ha.bu_retries))
+        return -1;
+    return 0;
 }
 
 static int load_fa(struct cfgctx *x, config_setting_t *root, struct mipd_config *c)
@@ -231,7 +351,15 @@ static int load_fa(struct cfgctx *x, config_setting_t *root, struct mipd_config 
             return -1;
         c->fa.n_links = (size_t)i + 1;
     }
-    return get_peers(x, g, "ha_peers", &c->fa.ha_peers, &c->fa.n_ha_peers);
+    if (get_peers(x, g, "ha_peers", 16, &c->fa.ha_peers, &c->fa.n_ha_peers) ||
+        get_aaa(x, g, true, &c->fa.aaa))
+        return -1;
+    /* RFC 3012 §3: the MN-AAA authenticator is computed over our challenge. */
+    if (c->fa.aaa.enabled && !c->fa.challenge)
+        return fail(x, config_setting_get_member(g, "challenge"),
+                    "'challenge' must be true in AAA mode: the MN-AAA authenticator covers the "
+                    "advertised challenge (RFC 3012)");
+    return 0;
 }
 
 static int load(struct mipd_config *c, config_t *cf, struct cfgctx *x, enum mipd_role role)
@@ -239,7 +367,8 @@ static int load(struct mipd_config *c, config_t *cf, struct cfgctx *x, enum mipd
     config_setting_t *root = config_root_setting(cf);
     memset(c, 0, sizeof(*c));
     c->role = role;
-    static const char *known[] = {"vendor_id", "control_socket", "log_level", "ha", "fa", "aaa"};
+    static const char *known[] = {
+        "vendor_id", "control_socket", "log_level", "identity", "ha", "fa", "pcn"};
     for (int i = 0; i < config_setting_length(root); i++) {
         const config_setting_t *s = config_setting_get_elem(root, i);
         bool ok = false;
@@ -250,8 +379,9 @@ static int load(struct mipd_config *c, config_t *cf, struct cfgctx *x, enum mipd
     }
     if (get_uint(x, root, "vendor_id", 1, 0xFFFFFF, 32473, &c->vendor_id))
         return -1;
-    snprintf(c->ctl_path, sizeof(c->ctl_path), "/run/mipd-%s.sock", role == ROLE_HA ? "ha" : "fa");
-    if (get_str(x, root, "control_socket", false, c->ctl_path, sizeof(c->ctl_path)))
+    snprintf(c->ctl_path, sizeof(c->ctl_path), "/run/mipd-%s.sock", mipd_role_str(role));
+    if (get_str(x, root, "control_socket", false, c->ctl_path, sizeof(c->ctl_path)) ||
+        get_str(x, root, "identity", false, c->identity, sizeof(c->identity)))
         return -1;
     c->log_level = LOG_LVL_INFO;
     const config_setting_t *ll = config_setting_get_member(root, "log_level");
@@ -260,7 +390,20 @@ static int load(struct mipd_config *c, config_t *cf, struct cfgctx *x, enum mipd
         if (!v || log_level_parse(v, &c->log_level))
             return fail(x, ll, "'log_level' must be one of error, warn, info, debug");
     }
-    return role == ROLE_HA ? load_ha(x, root, c) : load_fa(x, root, c);
+    switch (role) {
+    case ROLE_HA:
+        return load_ha(x, root, c);
+    case ROLE_FA:
+        return load_fa(x, root, c);
+    case ROLE_PCN:
+        return load_pcn(x, root, c);
+    }
+    return fail(x, root, "unknown role");
+}
+
+const char *mipd_role_str(enum mipd_role r)
+{
+    return r == ROLE_HA ? "ha" : r == ROLE_FA ? "fa" : "pcn";
 }
 
 static int finish(struct mipd_config *c, config_t *cf, struct cfgctx *x, bool read_ok,
@@ -320,5 +463,12 @@ void config_free(struct mipd_config *c)
         OPENSSL_cleanse(c->fa.ha_peers, c->fa.n_ha_peers * sizeof(*c->fa.ha_peers));
     free(c->fa.ha_peers);
     free(c->fa.links);
+    if (c->ha.pcn_peers)
+        OPENSSL_cleanse(c->ha.pcn_peers, c->ha.n_pcn_peers * sizeof(*c->ha.pcn_peers));
+    free(c->ha.pcn_peers);
+    if (c->pcn.ha_peers)
+        OPENSSL_cleanse(c->pcn.ha_peers, c->pcn.n_ha_peers * sizeof(*c->pcn.ha_peers));
+    free(c->pcn.ha_peers);
+    free(c->pcn.serves);
     memset(c, 0, sizeof(*c));
 }

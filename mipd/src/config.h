@@ -11,8 +11,10 @@
 #include <stdint.h>
 
 #include "log.h"
+#include "mip_proto.h"
 
-enum mipd_role { ROLE_HA, ROLE_FA };
+enum mipd_role { ROLE_HA, ROLE_FA, ROLE_PCN };
+const char *mipd_role_str(enum mipd_role r); /* "ha" "fa" "pcn" */
 
 #define MIPD_KEY_MAX 64
 #define MIPD_NAI_MAX 128
@@ -22,6 +24,7 @@ struct mipd_sa {
     uint32_t spi;
     uint8_t key[MIPD_KEY_MAX];
     size_t keylen;
+    enum mip_auth_alg alg; /* HMAC-MD5 for configured SAs (RFC 5944 §3.5.1) */
 };
 
 struct mipd_mn {
@@ -35,11 +38,28 @@ struct mipd_peer {
     struct mipd_sa sa;
 };
 
+/* AAA mode of an agent (`aaa = { ... }` inside ha / fa). */
+struct mipd_aaa {
+    bool enabled;
+    char diameter_conf[256]; /* freeDiameter configuration file (peers, TLS) */
+    uint32_t timeout_ms;     /* FA: AMR answer timeout, then code 78 */
+};
+
+/* An IPv4 prefix (network order, host bits zero). */
+struct mipd_prefix {
+    struct in_addr addr;
+    uint8_t len;
+};
+
+#define MIPD_IDENTITY_MAX 256
+
 struct mipd_config {
     enum mipd_role role;
     uint32_t vendor_id;
     char ctl_path[108];
     enum log_level log_level;
+    /* Name in EVENT log lines; "" = the Diameter identity, else ROLE-ADDRESS. */
+    char identity[MIPD_IDENTITY_MAX];
 
     struct {
         struct in_addr address;
@@ -51,6 +71,12 @@ struct mipd_config {
         size_t n_mns;
         struct mipd_peer *fa_peers;
         size_t n_fa_peers;
+        struct mipd_aaa aaa;
+        /* Pairwise BU/BA keys with PCNs (HMAC-SHA-256 RO-auth + VPN-INFO sealing). */
+        struct mipd_peer *pcn_peers;
+        size_t n_pcn_peers;
+        uint32_t bu_timeout_ms; /* first BU retransmission timeout, doubled each time */
+        uint32_t bu_retries;    /* BU transmissions before the registration fails */
     } ha;
 
     struct {
@@ -65,8 +91,21 @@ struct mipd_config {
         bool challenge;
         struct mipd_peer *ha_peers;
         size_t n_ha_peers;
+        struct mipd_aaa aaa;
     } fa;
+
+    struct {
+        struct in_addr address;     /* this PCN: the tunnel source GW the VPN info must name */
+        struct mipd_prefix *serves; /* correspondents behind us: BUs to them are intercepted */
+        size_t n_serves;
+        uint32_t replay_window;
+        struct mipd_peer *ha_peers; /* pairwise keys with home agents */
+        size_t n_ha_peers;
+    } pcn;
 };
+
+/* Pairwise RO keys are HMAC-SHA-256 keys: RFC 4868 §2.1.1 wants 32 octets. */
+#define MIPD_RO_KEY_MIN 32
 
 /* Loads path for role; on error returns -1 with "FILE:LINE: reason" in err. */
 int config_load(struct mipd_config *c, const char *path, enum mipd_role role, char *err,

@@ -20,7 +20,7 @@ struct dataplane {
     const struct dp_backend_ops *ops;
     void *be;
     struct dp_set set;
-    unsigned counts[DP_OBJ_XFRM_POLICY + 1];
+    unsigned counts[DP_OBJ_KINDS];
     /* dp_obj_at cursor: makes in-order iteration O(1) per step.  Reset on
      * every change of the set. */
     unsigned cur_idx;
@@ -260,6 +260,9 @@ void dp_obj_describe(const struct dp_obj *o, const char *verb, char *buf, size_t
         snprintf(buf, len, "%s %s %s/%u>%s/%u prio %u", verb, dir_name(o->table >> 8), a, o->plen,
                  b, o->table & 0xff, o->priority);
         break;
+    case DP_OBJ_UDP_REDIRECT:
+        snprintf(buf, len, "%s %s/%u udp %u", verb, a, o->plen, o->table);
+        break;
     default:
         snprintf(buf, len, "%s ?", verb);
     }
@@ -316,6 +319,8 @@ static int be_add(struct dataplane *dp, struct dp_obj *o)
                                        : dp->ops->proxy_arp_add(dp->be, o);
     case DP_OBJ_RULE:
         return dp->ops->rule_add(dp->be, o);
+    case DP_OBJ_UDP_REDIRECT:
+        return dp->ops->udp_redirect_add ? dp->ops->udp_redirect_add(dp->be, o) : -EOPNOTSUPP;
     case DP_OBJ_XFRM_STATE:
     case DP_OBJ_XFRM_POLICY:
         break; /* dp_xfrm_many */
@@ -334,6 +339,8 @@ static int be_del(struct dataplane *dp, const struct dp_obj *o)
         return dp->ops->rule_del(dp->be, o);
     case DP_OBJ_PROXY_ARP:
         return dp->ops->proxy_arp_del(dp->be, o);
+    case DP_OBJ_UDP_REDIRECT:
+        return dp->ops->udp_redirect_del ? dp->ops->udp_redirect_del(dp->be, o) : -EOPNOTSUPP;
     case DP_OBJ_XFRM_STATE:
     case DP_OBJ_XFRM_POLICY:
         break; /* xfrm_del_entries */
@@ -531,6 +538,32 @@ int dp_proxy_arp_put(struct dataplane *dp, const char *ifname, struct in_addr ad
     return r < 0 ? r : obj_put(dp, &o);
 }
 
+static int redirect_key(struct dp_obj *o, struct in_addr dst, uint8_t plen, uint16_t port)
+{
+    memset(o, 0, sizeof(*o));
+    o->kind = DP_OBJ_UDP_REDIRECT;
+    o->a = dst;
+    o->plen = plen;
+    o->table = port;
+    return port ? check_prefix(dst, plen) : -EINVAL;
+}
+
+int dp_udp_redirect_get(struct dataplane *dp, struct in_addr dst, uint8_t plen, uint16_t port)
+{
+    struct dp_obj o;
+    int r = redirect_key(&o, dst, plen, port);
+    if (r == 0)
+        r = obj_get(dp, &o);
+    return r < 0 ? r : 0;
+}
+
+int dp_udp_redirect_put(struct dataplane *dp, struct in_addr dst, uint8_t plen, uint16_t port)
+{
+    struct dp_obj o;
+    int r = redirect_key(&o, dst, plen, port);
+    return r < 0 ? r : obj_put(dp, &o);
+}
+
 int dp_garp(struct dataplane *dp, const char *ifname, struct in_addr addr)
 {
     if (!ifname || !ifname[0] || strlen(ifname) >= DP_IFNAMSIZ)
@@ -609,7 +642,7 @@ unsigned dp_count(const struct dataplane *dp, int kind)
 {
     if (kind < 0)
         return (unsigned)dp->set.count;
-    if (kind > DP_OBJ_XFRM_POLICY)
+    if (kind >= DP_OBJ_KINDS)
         return 0;
     return dp->counts[kind];
 }
@@ -694,6 +727,10 @@ static void json_obj(FILE *f, const struct dp_entry *e)
     case DP_OBJ_PROXY_ARP:
         fprintf(f, "{\"kind\":\"proxy_arp\",\"addr\":\"%s\",\"dev\":", a);
         json_str(f, o->ifname, DP_IFNAMSIZ);
+        break;
+    case DP_OBJ_UDP_REDIRECT:
+        fprintf(f, "{\"kind\":\"udp_redirect\",\"dst\":\"%s/%u\",\"port\":%u", a, o->plen,
+                o->table);
         break;
     case DP_OBJ_XFRM_STATE: {
         const struct dp_xfrm_state *sa = e->detail;

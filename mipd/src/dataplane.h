@@ -25,14 +25,17 @@
 struct dp_xfrm_kop;
 
 enum dp_obj_kind {
-    DP_OBJ_TUNNEL,     /* IP-in-IP link: local -> remote */
-    DP_OBJ_ROUTE,      /* dst/plen via ifindex (table) */
-    DP_OBJ_RULE,       /* from src/plen [iif] lookup table, priority */
-    DP_OBJ_PROXY_ARP,  /* proxy neighbour entry for addr on ifindex */
-    DP_OBJ_XFRM_STATE, /* IPsec SA (tunnel mode): a src, b dst, table spi, plen proto */
-    DP_OBJ_XFRM_POLICY /* IPsec policy: a/plen src selector, b dst selector; table
+    DP_OBJ_TUNNEL,      /* IP-in-IP link: local -> remote */
+    DP_OBJ_ROUTE,       /* dst/plen via ifindex (table) */
+    DP_OBJ_RULE,        /* from src/plen [iif] lookup table, priority */
+    DP_OBJ_PROXY_ARP,   /* proxy neighbour entry for addr on ifindex */
+    DP_OBJ_XFRM_STATE,  /* IPsec SA (tunnel mode): a src, b dst, table spi, plen proto */
+    DP_OBJ_XFRM_POLICY, /* IPsec policy: a/plen src selector, b dst selector; table
                           (dst plen | dir << 8), priority */
+    DP_OBJ_UDP_REDIRECT /* netfilter nat PREROUTING REDIRECT of UDP to a/plen port table
+                           to ourselves (the PCN's interception of BUs, DESIGN §7) */
 };
+#define DP_OBJ_KINDS (DP_OBJ_UDP_REDIRECT + 1)
 
 /* One kernel object as the shadow knows it. */
 struct dp_obj {
@@ -67,6 +70,10 @@ struct dp_backend_ops {
     /* Performs n xfrm operations (struct dp_xfrm_kop, dp_backend.h), batched;
      * sets each op's result.  Returns 0, or -errno if nothing could be sent. */
     int (*xfrm_batch)(void *be, struct dp_xfrm_kop *ops, size_t n);
+    /* Redirects UDP datagrams forwarded to o->a/o->plen port o->table to the
+     * local socket of that port (and removes that redirection). */
+    int (*udp_redirect_add)(void *be, const struct dp_obj *o);
+    int (*udp_redirect_del)(void *be, const struct dp_obj *o);
 };
 
 struct dataplane;
@@ -104,6 +111,12 @@ int dp_rule_put(struct dataplane *dp, struct in_addr src, uint8_t plen, const ch
 
 int dp_proxy_arp_get(struct dataplane *dp, const char *ifname, struct in_addr addr);
 int dp_proxy_arp_put(struct dataplane *dp, const char *ifname, struct in_addr addr);
+
+/* Datagrams to UDP port `port` of any address in dst/plen that this node
+ * forwards are delivered to its own socket of that port instead (the PCN
+ * takes the BUs addressed to the correspondents it serves). */
+int dp_udp_redirect_get(struct dataplane *dp, struct in_addr dst, uint8_t plen, uint16_t port);
+int dp_udp_redirect_put(struct dataplane *dp, struct in_addr dst, uint8_t plen, uint16_t port);
 
 /* Not shadowed: one-shot actions. */
 int dp_garp(struct dataplane *dp, const char *ifname, struct in_addr addr);

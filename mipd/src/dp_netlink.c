@@ -1,6 +1,7 @@
 /*
  * Real kernel dataplane backend (DESIGN §8): rtnetlink through libnl-route-3,
- * an AF_PACKET socket for gratuitous ARP and /proc/sys for sysctls.
+ * an AF_PACKET socket for gratuitous ARP, /proc/sys for sysctls and
+ * iptables-legacy for the PCN's UDP redirect (see there why).
  *
  * Errors are returned as -errno: the kernel's errno is captured from the
  * netlink error message (libnl's own codes lose it); failures are logged on
@@ -40,6 +41,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <netlink/errno.h>
@@ -531,6 +533,83 @@ static int nlb_sysctl(void *be, const char *ifname, const char *key, const char 
     return r;
 }
 
+/* ---- UDP redirect (netfilter) ---------------------------------------------
+ *
+ * The PCN intercepts BUs addressed to the correspondents it serves with one
+ * nat PREROUTING REDIRECT rule per served prefix.  The rule is made by
+ * running `iptables-legacy -w`: the xtables ruleset has no kernel interface
+ * of its own (iptables replaces whole tables through setsockopt, and libiptc
+ * is documented by netfilter as not a public API), the test kernel has no
+ * nf_tables for the ip family (DESIGN §8), and these rules change only at
+ * start and stop, so the cost of exec is irrelevant.  (No "-m comment":
+ * one module fewer for the test kernel to load.)  No shell is involved: the
+ * arguments are passed as an argv.
+ */
+#define IPTABLES "iptables-legacy"
+
+static int run_iptables(const char *op, const struct dp_obj *o, bool quiet)
+{
+    char dst[INET_ADDRSTRLEN + 4], port[8];
+    char a[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &o->a, a, sizeof(a));
+    snprintf(dst, sizeof(dst), "%s/%u", a, o->plen);
+    snprintf(port, sizeof(port), "%u", o->table);
+    char *argv[] = {IPTABLES, "-w",      "-t", "nat", (char *)op, "PREROUTING", "-d", dst, "-p",
+                    "udp",    "--dport", port, "-j",  "REDIRECT", "--to-ports", port, NULL};
+    pid_t pid = fork();
+    if (pid < 0)
+        return -errno;
+    if (pid == 0) {
+        if (quiet) {
+            int null = open("/dev/null", O_WRONLY);
+            if (null >= 0) {
+                dup2(null, 1);
+                dup2(null, 2);
+            }
+        }
+        execvp(IPTABLES, argv);
+        _exit(127);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return -errno;
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+        return 0;
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
+        return -ENOENT; /* no iptables-legacy on this host */
+    return -EIO;
+}
+
+static int nlb_udp_redirect_add(void *be, const struct dp_obj *o)
+{
+    (void)be;
+    /* A leftover identical rule (crash of an earlier run) is taken over. */
+    if (run_iptables("-C", o, true) == 0)
+        return 0;
+    int r = run_iptables("-A", o, false);
+    if (r < 0) {
+        char what[96];
+        dp_obj_describe(o, IPTABLES " -t nat -A PREROUTING", what, sizeof(what));
+        nlb_log(what, r);
+    }
+    return r;
+}
+
+static int nlb_udp_redirect_del(void *be, const struct dp_obj *o)
+{
+    (void)be;
+    if (run_iptables("-C", o, true) != 0)
+        return 0; /* already gone: the goal state holds */
+    int r = run_iptables("-D", o, false);
+    if (r < 0) {
+        char what[96];
+        dp_obj_describe(o, IPTABLES " -t nat -D PREROUTING", what, sizeof(what));
+        nlb_log(what, r);
+    }
+    return r;
+}
+
 static int nlb_xfrm_batch(void *be, struct dp_xfrm_kop *ops, size_t n)
 {
     struct nlbe *b = be;
@@ -564,6 +643,8 @@ static const struct dp_backend_ops netlink_ops = {
     .ifindex = nlb_ifindex,
     .destroy = nlb_destroy,
     .xfrm_batch = nlb_xfrm_batch,
+    .udp_redirect_add = nlb_udp_redirect_add,
+    .udp_redirect_del = nlb_udp_redirect_del,
 };
 
 struct dataplane *dp_new_netlink(void)

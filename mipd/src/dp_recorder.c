@@ -7,6 +7,7 @@
  *   rule_add from 10.10.0.100/32 iif home0 table 100 prio 1000
  *   proxy_arp_add 10.10.0.100 dev home0               (and the *_del forms)
  *   garp home0 10.10.0.100
+ *   udp_redirect_add 172.16.60.0/24 udp 434          (and udp_redirect_del)
  *   sysctl home0 send_redirects 0
  *   xfrm_state_add esp spi 0x1000 192.0.2.1>192.0.2.11 enc cbc(aes) auth hmac(sha256)
  *   xfrm_policy_add out 10.0.0.0/24>10.10.0.100/32 tmpl esp 192.0.2.1>192.0.2.11 spi 0x1000
@@ -215,6 +216,16 @@ static int rec_proxy_arp_del(void *be, const struct dp_obj *o)
     return rec_del(be, o, "proxy_arp_del");
 }
 
+static int rec_udp_redirect_add(void *be, const struct dp_obj *o)
+{
+    return rec_add(be, o, "udp_redirect_add");
+}
+
+static int rec_udp_redirect_del(void *be, const struct dp_obj *o)
+{
+    return rec_del(be, o, "udp_redirect_del");
+}
+
 static int rec_garp(void *be, const char *ifname, struct in_addr addr)
 {
     char a[INET_ADDRSTRLEN], line[64];
@@ -285,6 +296,8 @@ static const struct dp_backend_ops recorder_ops = {
     .ifindex = rec_ifindex,
     .destroy = rec_destroy,
     .xfrm_batch = rec_xfrm_batch,
+    .udp_redirect_add = rec_udp_redirect_add,
+    .udp_redirect_del = rec_udp_redirect_del,
 };
 
 struct dataplane *dp_new_recorder(void)

@@ -3,8 +3,17 @@
  * (RFC 3012 §3), relaying of registration requests to the home agent and of
  * the replies back, the visitor list, the host route to each visiting MN, and
  * the reverse tunnel to its HA when asked (RFC 3024).
+ *
+ * AAA mode (fa.aaa, aaad/FLOWS.md): a request must carry the NAI, our
+ * challenge and the MN-AAA authenticator (RFC 3012); it goes to the AAA as an
+ * AMR (RFC 4004 §5.1) instead of to the HA.  The AMA brings the HA's reply,
+ * the FA's VPN profiles (cached per Session-Id) and the FA-HA key; the FA
+ * installs the visitor as in plain mode and relays the reply.  When the
+ * visitor ends (deregistration, expiry) the FA sends an STR and drops the
+ * cache.  Failures become the codes of FLOWS "Failures" (see ama_code).
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdlib.h>
@@ -14,9 +23,10 @@
 #include "ctl.h"
 #include "log.h"
 #include "mip_proto.h"
+#include "vpn_cache.h"
 
 #define CHAL_LEN 16
-#define CHAL_KEEP 4          /* challenges remembered per link */
+#define CHAL_KEEP 4           /* challenges remembered per link */
 #define REVTUN_TABLE_BASE 100 /* routing tables of the reverse tunnels, one per HA */
 #define REVTUN_RULE_PRIO 1000
 
@@ -31,10 +41,15 @@ struct fa_link {
     struct agent *agent;
 };
 
-/* A request relayed to an HA and not yet answered. */
+/* A request relayed to an HA (or the AAA) and not yet answered. */
 struct pending {
-    struct hnode node; /* key: low 32 bits of the identification */
-    struct pkt_addr mn;  /* where the MN sent from */
+    struct hnode node;   /* key: low 32 bits of the identification */
+    struct hnode by_id;  /* AAA mode: key aaa_id */
+    struct hnode by_nai; /* AAA mode: key hash of the NAI */
+    bool aaa;
+    uint64_t aaa_id;
+    char *session_id;   /* AAA mode: the AMR's */
+    struct pkt_addr mn; /* where the MN sent from */
     size_t link;
     struct in_addr hoa, ha;
     uint64_t ident;
@@ -46,7 +61,11 @@ struct pending {
 };
 
 struct visitor {
-    struct hnode node; /* key: home address */
+    struct hnode node;   /* key: home address */
+    struct hnode by_nai; /* key: hash of the NAI */
+    char *session_id;    /* AAA mode: its Diameter session (STR at the end) */
+    bool has_fa_ha;      /* AAA mode: FA-HA key from the AMA (RFC 4004 §9.10) */
+    struct mipd_sa fa_ha;
     struct in_addr hoa, ha;
     char nai[MIPD_NAI_MAX];
     size_t link;
@@ -68,7 +87,11 @@ struct fa_state {
     struct fa_link *links;
     size_t n_links;
     struct hmap pending;
+    struct hmap pending_aaa; /* AAA mode: by aaa_id */
+    struct hmap pending_nai; /* AAA mode: by NAI */
+    uint64_t next_aaa_id;
     struct hmap visitors;
+    struct hmap visitors_nai;
     struct ha_table *tables;
     size_t n_tables;
     fa_icmp_tx_fn icmp_tx;
@@ -195,8 +218,15 @@ int fa_init(struct agent *a)
         loop_timer_init(&f->links[i].adv_timer, adv_timer_cb, &f->links[i]);
     }
     hmap_init(&f->pending);
+    hmap_init(&f->pending_aaa);
+    hmap_init(&f->pending_nai);
     hmap_init(&f->visitors);
+    hmap_init(&f->visitors_nai);
     a->fa = f;
+    if (a->cfg->fa.aaa.enabled && !a->vpn && !(a->vpn = vpn_cache_new())) {
+        fa_fini(a);
+        return -1;
+    }
     dp_sysctl(a->dp, "all", "forwarding", "1");
     return 0;
 }
@@ -209,12 +239,57 @@ static int tx_to_mn(struct agent *a, const struct pkt_addr *mn, size_t link, con
     struct pkt_addr to = *mn;
     to.ifindex = a->fa->links[link].ifindex;
     to.local = a->fa->links[link].addr;
+    /* RFC 5944 §3.7.2.3 wants link-layer delivery to an MN without an address
+     * (its request came from 0.0.0.0, as with a home address from the AAA's
+     * pool): we broadcast on its access link, as DHCP servers do; the MN
+     * matches the reply by identification. */
+    if (to.addr.s_addr == 0)
+        to.addr.s_addr = htonl(INADDR_BROADCAST);
     int rc = a->tx(a->tx_ctx, &to, buf, len);
     if (rc < 0)
         a->cnt.tx_errors++;
     else
         a->cnt.rrp_tx++;
+    struct mip_reg_reply rp;
+    size_t off;
+    if (mip_get_reg_reply(buf, len, &rp, &off) == MIP_OK) {
+        char nai[MIPD_NAI_MAX] = "-";
+        if (rp.ext.has_nai && rp.ext.nai.len < sizeof(nai)) {
+            memcpy(nai, rp.ext.nai.ptr, rp.ext.nai.len);
+            nai[rp.ext.nai.len] = 0;
+        }
+        agent_event_ip(a, "tx", "RRP", mn->addr, nai, rp.code);
+    }
     return rc;
+}
+
+/* The realm of an NAI (after its last '@'), or NULL. */
+static const char *nai_realm(const char *nai)
+{
+    const char *at = strrchr(nai, '@');
+    return at && at[1] ? at + 1 : NULL;
+}
+
+/* STR for a session that ends here (FLOWS "STR/STA"); the Destination-Realm
+ * is the NAI's, else realm. */
+static void send_str_realm(struct agent *a, const char *sid, const char *nai, const char *realm)
+{
+    if (!a->aaa || !a->aaa->send_str || !sid)
+        return;
+    if (nai && nai[0] && nai_realm(nai))
+        realm = nai_realm(nai);
+    if (a->aaa->send_str(a->aaa_ctx, sid, nai, realm) < 0) {
+        a->cnt.aaa_errors++;
+        log_warn("cannot send the STR of session %s", sid);
+        return;
+    }
+    a->cnt.str_tx++;
+    agent_event(a, "tx", "STR", realm, sid, -1);
+}
+
+static void send_str(struct agent *a, const char *sid, const char *nai)
+{
+    send_str_realm(a, sid, nai, NULL);
 }
 
 /* A denial the FA itself makes (RFC 5944 §3.7.2): no MN-HA authenticator, since
@@ -225,7 +300,8 @@ static void fa_deny(struct agent *a, const struct pkt_addr *mn, size_t link, str
 {
     char h[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &hoa, h, sizeof(h));
-    log_info("registration of %s denied by the FA: %u %s (%s)", h, code, mip_code_str(code), why);
+    log_info("registration of %.*s (%s) denied by the FA: %u %s (%s)", nai_len ? (int)nai_len : 1,
+             nai_len ? (const char *)nai : "?", h, code, mip_code_str(code), why);
     uint8_t buf[512];
     struct mip_writer w;
     mip_writer_init(&w, buf, sizeof(buf));
@@ -248,13 +324,35 @@ static struct visitor *find_visitor(struct fa_state *f, struct in_addr hoa)
     return n ? hmap_entry(n, struct visitor, node) : NULL;
 }
 
+static struct visitor *find_visitor_nai(struct fa_state *f, const char *nai)
+{
+    for (struct hnode *n = hmap_first(&f->visitors_nai, hmap_hash_str(nai)); n;
+         n = hmap_next_same(n)) {
+        struct visitor *v = hmap_entry(n, struct visitor, by_nai);
+        if (!strcmp(v->nai, nai))
+            return v;
+    }
+    return NULL;
+}
+
+static void visitor_set_nai(struct fa_state *f, struct visitor *v, const uint8_t *nai, size_t len)
+{
+    if (v->nai[0])
+        hmap_remove(&f->visitors_nai, &v->by_nai);
+    size_t n = len < sizeof(v->nai) - 1 ? len : sizeof(v->nai) - 1;
+    memcpy(v->nai, nai, n);
+    v->nai[n] = 0;
+    if (v->nai[0])
+        hmap_insert(&f->visitors_nai, &v->by_nai, hmap_hash_str(v->nai));
+}
+
 static void visitor_unprogram_revtun(struct agent *a, struct visitor *v)
 {
     struct in_addr any = {0};
     char tun[DP_IFNAMSIZ];
     snprintf(tun, sizeof(tun), "mip%08x", ntohl(v->ha.s_addr));
-    if (dp_rule_put(a->dp, v->hoa, 32, a->fa->links[v->link].ifname, v->table,
-                    REVTUN_RULE_PRIO) < 0)
+    if (dp_rule_put(a->dp, v->hoa, 32, a->fa->links[v->link].ifname, v->table, REVTUN_RULE_PRIO) <
+        0)
         a->cnt.kernel_errors++;
     if (dp_route_put(a->dp, any, 0, tun, any, v->table) < 0)
         a->cnt.kernel_errors++;
@@ -291,7 +389,10 @@ static int visitor_program_revtun(struct agent *a, struct visitor *v)
     return 0;
 }
 
-static void visitor_free(struct agent *a, struct visitor *v)
+/* Removes a visitor and its kernel state.  end_session: the visit is over
+ * (deregistration, expiry, shutdown), so its AAA session ends too (STR) and
+ * its VPN information goes; not when it merely moves between our links. */
+static void visitor_free(struct agent *a, struct visitor *v, bool end_session)
 {
     struct in_addr any = {0};
     if (v->revtun)
@@ -300,6 +401,15 @@ static void visitor_free(struct agent *a, struct visitor *v)
         a->cnt.kernel_errors++;
     loop_timer_cancel(a->loop, &v->timer);
     hmap_remove(&a->fa->visitors, &v->node);
+    if (v->nai[0])
+        hmap_remove(&a->fa->visitors_nai, &v->by_nai);
+    if (v->session_id && end_session) {
+        if (a->vpn)
+            vpn_cache_remove_id(a->vpn, v->session_id);
+        send_str(a, v->session_id, v->nai);
+    }
+    free(v->session_id);
+    OPENSSL_cleanse(&v->fa_ha, sizeof(v->fa_ha));
     free(v);
 }
 
@@ -311,7 +421,7 @@ static void visitor_expired(struct loop *l, void *arg)
     inet_ntop(AF_INET, &v->hoa, h, sizeof(h));
     log_info("visitor %s (%s) expired", v->nai, h);
     v->agent->cnt.expirations++;
-    visitor_free(v->agent, v);
+    visitor_free(v->agent, v, true);
 }
 
 /* Creates or refreshes the visitor entry for an accepted registration. */
@@ -322,8 +432,11 @@ static int visitor_update(struct agent *a, const struct pending *p, struct in_ad
     struct in_addr any = {0};
     struct visitor *v = find_visitor(f, hoa);
     bool created = false;
+    char *keep_sid = NULL;
     if (v && v->link != p->link) {
-        visitor_free(a, v); /* moved between our own access links */
+        keep_sid = v->session_id; /* moved between our own access links: same visit */
+        v->session_id = NULL;
+        visitor_free(a, v, false);
         v = NULL;
     }
     if (!v) {
@@ -335,8 +448,13 @@ static int visitor_update(struct agent *a, const struct pending *p, struct in_ad
         v->link = p->link;
         v->agent = a;
         loop_timer_init(&v->timer, visitor_expired, v);
+        v->session_id = keep_sid;
         int rc = dp_route_get(a->dp, hoa, 32, f->links[p->link].ifname, any, 0);
         if (rc < 0) {
+            if (v->session_id) {
+                send_str(a, v->session_id, NULL);
+                free(v->session_id);
+            }
             free(v);
             return rc;
         }
@@ -350,13 +468,12 @@ static int visitor_update(struct agent *a, const struct pending *p, struct in_ad
         int rc = visitor_program_revtun(a, v);
         if (rc < 0) {
             if (created)
-                visitor_free(a, v);
+                visitor_free(a, v, true);
             return rc;
         }
     }
-    size_t n = p->nai_len < sizeof(v->nai) - 1 ? p->nai_len : sizeof(v->nai) - 1;
-    memcpy(v->nai, p->nai, n);
-    v->nai[n] = 0;
+    if (strlen(v->nai) != p->nai_len || memcmp(v->nai, p->nai, p->nai_len))
+        visitor_set_nai(f, v, p->nai, p->nai_len);
     v->src_port = p->mn.port;
     v->lifetime = lifetime;
     v->expires_ms = loop_now_ms(a->loop) + (uint64_t)lifetime * 1000u;
@@ -370,6 +487,11 @@ static void pending_free(struct agent *a, struct pending *p)
 {
     loop_timer_cancel(a->loop, &p->timer);
     hmap_remove(&a->fa->pending, &p->node);
+    if (p->aaa) {
+        hmap_remove(&a->fa->pending_aaa, &p->by_id);
+        hmap_remove(&a->fa->pending_nai, &p->by_nai);
+    }
+    free(p->session_id);
     free(p);
 }
 
@@ -379,8 +501,11 @@ static void pending_timeout(struct loop *l, void *arg)
     struct pending *p = arg;
     struct agent *a = p->agent;
     a->cnt.reg_timeouts++;
+    if (p->aaa)
+        a->cnt.aaa_timeouts++;
     fa_deny(a, &p->mn, p->link, p->hoa, p->ha, p->ident, p->nai, p->nai_len,
-            MIP_CODE_FA_REG_TIMEOUT, "no reply from the home agent");
+            MIP_CODE_FA_REG_TIMEOUT,
+            p->aaa ? "no answer from the AAA before the timeout" : "no reply from the home agent");
     pending_free(a, p);
 }
 
@@ -425,6 +550,142 @@ static uint8_t check_challenge(const struct fa_link *L, const struct mip_reg_req
     return MIP_CODE_FA_UNKNOWN_CHALLENGE;
 }
 
+/* Creates the pending entry of a request (NULL: out of memory, denied). */
+static struct pending *pending_new(struct agent *a, const struct pkt_addr *from, size_t link,
+                                   const struct mip_reg_request *rq)
+{
+    struct pending *p = calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    p->mn = *from;
+    p->link = link;
+    p->hoa = rq->home_addr;
+    p->ha = rq->home_agent;
+    p->ident = rq->identification;
+    p->revtun = rq->flags & MIP_RRQ_FLAG_T;
+    size_t nai_len = rq->ext.has_nai ? rq->ext.nai.len : 0;
+    p->nai_len = nai_len < sizeof(p->nai) ? nai_len : sizeof(p->nai);
+    if (nai_len)
+        memcpy(p->nai, rq->ext.nai.ptr, p->nai_len);
+    p->agent = a;
+    loop_timer_init(&p->timer, pending_timeout, p);
+    return p;
+}
+
+/* AAA mode: the request goes to the AAA in an AMR (RFC 4004 §5.1, FLOWS). */
+static void aaa_relay(struct agent *a, const struct pkt_addr *from, size_t link, const uint8_t *buf,
+                      size_t len, const struct mip_reg_request *rq, const char *nai)
+{
+    struct fa_state *f = a->fa;
+    struct pending *p = pending_new(a, from, link, rq);
+    if (!p) {
+        fa_deny(a, from, link, rq->home_addr, rq->home_agent, rq->identification,
+                (const uint8_t *)nai, strlen(nai), MIP_CODE_FA_INSUFFICIENT_RESOURCES,
+                "out of memory");
+        return;
+    }
+    p->aaa = true;
+    p->aaa_id = ++f->next_aaa_id;
+    /* A re-registration stays in its visitor's session. */
+    const struct visitor *v = find_visitor_nai(f, nai);
+    struct aaa_amr amr = {
+        .id = p->aaa_id,
+        .session_id = v ? v->session_id : NULL,
+        .nai = nai,
+        .realm = nai_realm(nai),
+        .reg_req = buf,
+        .reg_req_len = len,
+        .mn_aaa_spi = rq->ext.mn_aaa.spi,
+        .auth_input_len = (uint32_t)rq->ext.mn_aaa.covered_len,
+        .authenticator_len = (uint32_t)rq->ext.mn_aaa.authenticator.len,
+        .authenticator_off = (uint32_t)(rq->ext.mn_aaa.authenticator.ptr - buf),
+        .challenge = rq->ext.challenge.ptr,
+        .challenge_len = rq->ext.challenge.len,
+        /* RFC 4004 §7.5: keys for the MN-HA and FA-HA SAs; a home address
+         * from the home network when the MN asks for 0.0.0.0. */
+        .feature_vector = AAA_FV_MN_HA_KEY_REQUEST | AAA_FV_FA_HA_KEY_REQUEST |
+                          (rq->home_addr.s_addr ? 0 : AAA_FV_MN_HOME_ADDRESS_REQUESTED),
+        .hoa = rq->home_addr,
+        .ha = rq->home_agent,
+        .timeout_ms = a->cfg->fa.aaa.timeout_ms,
+    };
+    char sid[VPN_SESSION_ID_MAX + 1] = "";
+    int rc = a->aaa->send_amr(a->aaa_ctx, &amr, sid, sizeof(sid));
+    if (rc < 0) {
+        a->cnt.aaa_errors++;
+        fa_deny(a, from, link, rq->home_addr, rq->home_agent, rq->identification,
+                (const uint8_t *)nai, strlen(nai), MIP_CODE_FA_HOME_NET_UNREACHABLE,
+                "cannot send the AMR to the AAA");
+        free(p);
+        return;
+    }
+    p->session_id = sid[0] ? strdup(sid) : NULL;
+    a->cnt.amr_tx++;
+    agent_event(a, "tx", "AMR", amr.realm, sid, -1);
+    hmap_insert(&f->pending, &p->node, (uint32_t)rq->identification);
+    hmap_insert(&f->pending_aaa, &p->by_id, p->aaa_id);
+    hmap_insert(&f->pending_nai, &p->by_nai, hmap_hash_str(nai));
+    /* Our own guard: an answer after it is too late for the MN (code 78). */
+    loop_timer_arm(a->loop, &p->timer, a->cfg->fa.aaa.timeout_ms);
+    a->cnt.rrq_relayed++;
+}
+
+/* AAA-mode checks of a request (FLOWS "Agents in AAA mode"): the NAI, our
+ * challenge and the MN-AAA authenticator are required (RFC 3012 §3, §6). */
+static void aaa_rrq(struct agent *a, const struct pkt_addr *from, size_t link, const uint8_t *buf,
+                    size_t len, const struct mip_reg_request *rq)
+{
+    struct fa_state *f = a->fa;
+    const uint8_t *nai = rq->ext.has_nai ? rq->ext.nai.ptr : NULL;
+    size_t nai_len = rq->ext.has_nai ? rq->ext.nai.len : 0;
+    char nai_s[MIPD_NAI_MAX];
+#define DENY(code, why)                                                                            \
+    do {                                                                                           \
+        fa_deny(a, from, link, rq->home_addr, rq->home_agent, rq->identification, nai, nai_len,    \
+                (code), (why));                                                                    \
+        return;                                                                                    \
+    } while (0)
+    if (!nai)
+        DENY(MIP_CODE_FA_POORLY_FORMED_REQUEST, "no NAI: the AAA needs it (RFC 2794)");
+    if (nai_len >= sizeof(nai_s) || memchr(nai, 0, nai_len))
+        DENY(MIP_CODE_FA_POORLY_FORMED_REQUEST, "NAI too long or not text");
+    memcpy(nai_s, nai, nai_len);
+    nai_s[nai_len] = 0;
+    if (!nai_realm(nai_s))
+        DENY(MIP_CODE_FA_POORLY_FORMED_REQUEST, "NAI without a realm: no AAA to ask");
+    if (rq->lifetime > a->cfg->fa.max_lifetime)
+        DENY(MIP_CODE_FA_LIFETIME_TOO_LONG, "lifetime above the advertised maximum");
+    const char *why = NULL;
+    uint8_t code = check_challenge(&f->links[link], rq, &why);
+    if (code)
+        DENY(code, why);
+    if (!rq->ext.mn_aaa.present)
+        DENY(MIP_CODE_FA_POORLY_FORMED_REQUEST, "no MN-AAA authentication extension (RFC 3012)");
+    if (rq->care_of_addr.s_addr != a->cfg->fa.address.s_addr && rq->lifetime != 0)
+        DENY(MIP_CODE_FA_INVALID_COA, "care-of address is not ours");
+    if (rq->flags & (MIP_RRQ_FLAG_M | MIP_RRQ_FLAG_G))
+        DENY(MIP_CODE_FA_ENCAP_UNAVAILABLE, "only IP-in-IP encapsulation is offered");
+    if ((rq->flags & MIP_RRQ_FLAG_T) && !a->cfg->fa.reverse_tunnel)
+        DENY(MIP_CODE_FA_REVTUN_UNAVAILABLE, "reverse tunnelling is disabled");
+    if (rq->ext.encap_delivery && !(rq->flags & MIP_RRQ_FLAG_T))
+        DENY(MIP_CODE_FA_POORLY_FORMED_REQUEST, "encapsulating delivery without the T bit");
+#undef DENY
+    /* One AMR per MN at a time: a retransmission (new identification) while
+     * the AAA works on the first would start a second registration that
+     * supersedes it at the HA; the MN accepts the reply to any of its
+     * transmissions (RFC 5944 §3.6.3), so it is dropped here. */
+    for (struct hnode *n = hmap_first(&f->pending_nai, hmap_hash_str(nai_s)); n;
+         n = hmap_next_same(n)) {
+        struct pending *q = hmap_entry(n, struct pending, by_nai);
+        if (q->nai_len == nai_len && !memcmp(q->nai, nai, nai_len)) {
+            a->cnt.rrq_in_progress++;
+            log_dbg("%s: a registration is in progress at the AAA; retransmission dropped", nai_s);
+            return;
+        }
+    }
+    aaa_relay(a, from, link, buf, len, rq, nai_s);
+}
+
 static void handle_rrq(struct agent *a, const struct pkt_addr *from, const uint8_t *buf, size_t len)
 {
     struct fa_state *f = a->fa;
@@ -455,9 +716,21 @@ static void handle_rrq(struct agent *a, const struct pkt_addr *from, const uint8
     }
     const uint8_t *nai = rq.ext.has_nai ? rq.ext.nai.ptr : NULL;
     size_t nai_len = rq.ext.has_nai ? rq.ext.nai.len : 0;
+    {
+        char ev[MIPD_NAI_MAX] = "-";
+        if (nai && nai_len < sizeof(ev)) {
+            memcpy(ev, nai, nai_len);
+            ev[nai_len] = 0;
+        }
+        agent_event_ip(a, "rx", "RRQ", from->addr, ev, -1);
+    }
+    if (a->aaa) {
+        aaa_rrq(a, from, link, buf, len, &rq);
+        return;
+    }
 #define DENY(code, why)                                                                            \
     do {                                                                                           \
-        fa_deny(a, from, link, rq.home_addr, rq.home_agent, rq.identification, nai, nai_len,     \
+        fa_deny(a, from, link, rq.home_addr, rq.home_agent, rq.identification, nai, nai_len,       \
                 (code), (why));                                                                    \
         return;                                                                                    \
     } while (0)
@@ -498,29 +771,16 @@ static void handle_rrq(struct agent *a, const struct pkt_addr *from, const uint8
     w.len = end;
     const struct mipd_peer *peer = find_ha_peer(a, rq.home_agent);
     if (peer)
-        mip_put_auth_hmac_md5(&w, MIP_EXT_FA_HA_AUTH, peer->sa.spi, peer->sa.key,
-                              peer->sa.keylen);
+        mip_put_auth_hmac_md5(&w, MIP_EXT_FA_HA_AUTH, peer->sa.spi, peer->sa.key, peer->sa.keylen);
     if (w.err)
         return;
-    struct pending *p = calloc(1, sizeof(*p));
+    struct pending *p = pending_new(a, from, link, &rq);
     if (!p) {
         fa_deny(a, from, link, rq.home_addr, rq.home_agent, rq.identification, nai, nai_len,
                 MIP_CODE_FA_INSUFFICIENT_RESOURCES, "out of memory");
         return;
     }
-    p->mn = *from;
-    p->link = link;
-    p->hoa = rq.home_addr;
-    p->ha = rq.home_agent;
-    p->ident = rq.identification;
-    p->revtun = rq.flags & MIP_RRQ_FLAG_T;
-    p->nai_len = nai_len < sizeof(p->nai) ? nai_len : sizeof(p->nai);
-    if (nai_len)
-        memcpy(p->nai, nai, p->nai_len);
-    p->agent = a;
-    loop_timer_init(&p->timer, pending_timeout, p);
-    struct pkt_addr to = {.addr = rq.home_agent, .port = MIP_UDP_PORT,
-                          .local = a->cfg->fa.address};
+    struct pkt_addr to = {.addr = rq.home_agent, .port = MIP_UDP_PORT, .local = a->cfg->fa.address};
     if (a->tx(a->tx_ctx, &to, out, w.len) < 0) {
         a->cnt.tx_errors++;
         fa_deny(a, from, link, rq.home_addr, rq.home_agent, rq.identification, nai, nai_len,
@@ -531,6 +791,12 @@ static void handle_rrq(struct agent *a, const struct pkt_addr *from, const uint8
     hmap_insert(&f->pending, &p->node, (uint32_t)rq.identification);
     loop_timer_arm(a->loop, &p->timer, a->cfg->fa.reg_timeout_ms);
     a->cnt.rrq_relayed++;
+    char ev[MIPD_NAI_MAX] = "-";
+    if (nai && nai_len < sizeof(ev)) {
+        memcpy(ev, nai, nai_len);
+        ev[nai_len] = 0;
+    }
+    agent_event_ip(a, "tx", "RRQ", rq.home_agent, ev, -1);
 }
 
 static void handle_rrp(struct agent *a, const struct pkt_addr *from, const uint8_t *buf, size_t len)
@@ -556,8 +822,16 @@ static void handle_rrp(struct agent *a, const struct pkt_addr *from, const uint8
         pending_free(a, p);
         return;
     }
+    {
+        char ev[MIPD_NAI_MAX] = "-";
+        if (rp.ext.has_nai && rp.ext.nai.len < sizeof(ev)) {
+            memcpy(ev, rp.ext.nai.ptr, rp.ext.nai.len);
+            ev[rp.ext.nai.len] = 0;
+        }
+        agent_event_ip(a, "rx", "RRP", from->addr, ev, rp.code);
+    }
     struct pending *p = find_pending(f, rp.identification);
-    if (!p || p->ha.s_addr != from->addr.s_addr ||
+    if (!p || p->aaa || p->ha.s_addr != from->addr.s_addr ||
         (p->hoa.s_addr && p->hoa.s_addr != rp.home_addr.s_addr)) {
         a->cnt.rrp_unmatched++;
         log_dbg("unmatched registration reply from %s", inet_ntoa(from->addr));
@@ -576,7 +850,7 @@ static void handle_rrp(struct agent *a, const struct pkt_addr *from, const uint8
         struct visitor *v = find_visitor(f, rp.home_addr);
         if (rp.lifetime == 0) {
             if (v) {
-                visitor_free(a, v);
+                visitor_free(a, v, true);
                 a->cnt.deregistrations++;
             }
         } else {
@@ -606,6 +880,226 @@ static void handle_rrp(struct agent *a, const struct pkt_addr *from, const uint8
     pending_free(a, p);
 }
 
+/* ---- AAA answers ---- */
+
+/* FLOWS "Failures": the code the MN gets when the AMA carries no reply. */
+static uint8_t ama_code(uint32_t rc, const char **why)
+{
+    switch (rc) {
+    case AAA_RC_UNABLE_TO_DELIVER:
+    case AAA_RC_REALM_NOT_SERVED:
+        *why = "the home AAA cannot be reached (Diameter %u)";
+        return MIP_CODE_FA_HOME_NET_UNREACHABLE;
+    case AAA_RC_AUTHENTICATION_REJECTED:
+        *why = "the AAA rejected the MN's authentication (Diameter %u)";
+        return MIP_CODE_FA_MN_AUTH_FAILED;
+    case AAA_RC_HA_NOT_AVAILABLE:
+        *why = "the home agent is not available (Diameter %u)";
+        return MIP_CODE_FA_HA_HOST_UNREACHABLE;
+    case AAA_RC_INVALID_AVP_VALUE:
+    case AAA_RC_MISSING_AVP:
+        *why = "the AAA found the request malformed (Diameter %u)";
+        return MIP_CODE_FA_POORLY_FORMED_REQUEST;
+    case AAA_RC_AUTHORIZATION_REJECTED:
+        *why = "the AAA did not authorise the registration (Diameter %u)";
+        return MIP_CODE_FA_ADMIN_PROHIBITED;
+    case AAA_RC_UNABLE_TO_COMPLY:
+    case AAA_RC_TOO_BUSY:
+        *why = "the AAA could not serve the request (Diameter %u)";
+        return MIP_CODE_FA_INSUFFICIENT_RESOURCES;
+    default:
+        *why = "the AAA refused without a reply (Diameter %u)";
+        return MIP_CODE_FA_UNSPECIFIED;
+    }
+}
+
+static const char *pnai(const struct pending *p, char buf[MIPD_NAI_MAX])
+{
+    size_t n = p->nai_len < MIPD_NAI_MAX ? p->nai_len : MIPD_NAI_MAX - 1;
+    memcpy(buf, p->nai, n);
+    buf[n] = 0;
+    return buf;
+}
+
+static void pending_deny(struct agent *a, struct pending *p, uint8_t code, const char *why)
+{
+    fa_deny(a, &p->mn, p->link, p->hoa, p->ha, p->ident, p->nai, p->nai_len, code, why);
+}
+
+/* An accepted AMA: visitor, VPN information, FA-HA key (FLOWS "FA"). */
+static int aaa_accept(struct agent *a, struct pending *p, const struct mip_reg_reply *rp,
+                      const struct aaa_ama *ama, const char *sid)
+{
+    struct fa_state *f = a->fa;
+    char nai[MIPD_NAI_MAX];
+    memcpy(nai, p->nai, p->nai_len < sizeof(nai) ? p->nai_len : sizeof(nai) - 1);
+    nai[p->nai_len < sizeof(nai) ? p->nai_len : sizeof(nai) - 1] = 0;
+    if (rp->lifetime == 0) {
+        struct visitor *v = find_visitor(f, rp->home_addr);
+        if (!v)
+            v = find_visitor_nai(f, nai);
+        if (v) {
+            a->cnt.deregistrations++;
+            bool same = v->session_id && !strcmp(v->session_id, sid);
+            visitor_free(a, v, true);
+            if (same)
+                return 0;
+        }
+        send_str(a, sid, nai); /* the session of this request ends as well */
+        if (a->vpn)
+            vpn_cache_remove_id(a->vpn, sid);
+        return 0;
+    }
+    /* The MN may not have known its HA (RFC 4004 §1): the reply names it. */
+    p->ha = rp->home_agent;
+    int rc = visitor_update(a, p, rp->home_addr, rp->lifetime);
+    if (rc < 0)
+        return rc;
+    struct visitor *v = find_visitor(f, rp->home_addr);
+    if (!v)
+        return -ENOENT;
+    if (!v->session_id || strcmp(v->session_id, sid)) {
+        if (v->session_id) {
+            /* A new session replaces the visitor's old one at the AAA. */
+            if (a->vpn)
+                vpn_cache_remove_id(a->vpn, v->session_id);
+            send_str(a, v->session_id, v->nai);
+            free(v->session_id);
+        }
+        v->session_id = strdup(sid);
+    }
+    OPENSSL_cleanse(&v->fa_ha, sizeof(v->fa_ha));
+    v->has_fa_ha = false;
+    if (ama->has_fa_ha && ama->fa_ha_key_len && ama->fa_ha_key_len <= sizeof(v->fa_ha.key)) {
+        v->has_fa_ha = true;
+        v->fa_ha.spi = ama->fa_ha_spi;
+        memcpy(v->fa_ha.key, ama->fa_ha_key, ama->fa_ha_key_len);
+        v->fa_ha.keylen = ama->fa_ha_key_len;
+        v->fa_ha.alg = MIP_AUTH_HMAC_MD5;
+    }
+    /* Seed [0054]: store the VPN information (delete-then-set per session). */
+    char err[VPN_ERR_MAX];
+    uint32_t life =
+        ama->has_lifetime && ama->lifetime < rp->lifetime ? ama->lifetime : rp->lifetime;
+    /* The Diameter profile AVP has no leg (dict/vpn_avp.h): the FA's profiles
+     * are fa-pcn towards a dynamic gateway, else fa-ha (vpncache/README.md). */
+    struct vpn_profile *prof = calloc(ama->n_profiles ? ama->n_profiles : 1, sizeof(*prof));
+    for (unsigned i = 0; prof && i < ama->n_profiles; i++) {
+        prof[i] = ama->profiles[i];
+        prof[i].nai = NULL;
+        prof[i].leg = prof[i].gw_type == VPN_GW_DYNAMIC ? VPN_LEG_FA_PCN : VPN_LEG_FA_HA;
+    }
+    if (!prof || !vpn_cache_set(a->vpn, sid, nai, rp->home_addr, a->cfg->fa.address, prof,
+                                ama->n_profiles, life, agent_now_s(a), err, sizeof(err))) {
+        a->cnt.vpn_cache_errors++;
+        log_warn("VPN information of %s (session %s) not cached: %s", nai, sid,
+                 prof ? err : "out of memory");
+    }
+    if (prof) {
+        OPENSSL_cleanse(prof, ama->n_profiles * sizeof(*prof));
+        free(prof);
+    }
+    return 0;
+}
+
+void fa_aaa_answer(struct agent *a, uint64_t amr_id, const struct aaa_ama *ama)
+{
+    struct fa_state *f = a->fa;
+    struct pending *p = NULL;
+    for (struct hnode *n = f ? hmap_first(&f->pending_aaa, amr_id) : NULL; n;
+         n = hmap_next_same(n)) {
+        struct pending *q = hmap_entry(n, struct pending, by_id);
+        if (q->aaa_id == amr_id)
+            p = q;
+    }
+    const char *sid = ama->session_id ? ama->session_id : p && p->session_id ? p->session_id : NULL;
+    if (ama->answered) {
+        a->cnt.ama_rx++;
+        agent_event(a, "rx", "AMA", ama->origin_host, sid, (int)ama->result_code);
+    }
+    if (!p) {
+        /* Too late (the MN already got 78): do not leave the session open. */
+        a->cnt.rrp_unmatched++;
+        if (ama->answered && ama->result_code == AAA_RC_SUCCESS && sid)
+            send_str_realm(a, sid, NULL, ama->origin_realm);
+        return;
+    }
+    if (!ama->answered) {
+        a->cnt.aaa_timeouts++;
+        a->cnt.reg_timeouts++;
+        log_info("AMR %s: %s", sid ? sid : "?", ama->why ? ama->why : "no answer");
+        pending_deny(a, p, MIP_CODE_FA_REG_TIMEOUT, "no answer from the AAA");
+        pending_free(a, p);
+        return;
+    }
+    bool success = ama->result_code == AAA_RC_SUCCESS;
+    char nbuf[MIPD_NAI_MAX];
+    if (!ama->reg_reply) {
+        const char *fmt;
+        uint8_t code = success ? MIP_CODE_FA_POORLY_FORMED_REPLY : ama_code(ama->result_code, &fmt);
+        char why[128];
+        if (success)
+            snprintf(why, sizeof(why), "AMA success without MIP-Reg-Reply");
+        else
+            snprintf(why, sizeof(why), fmt, ama->result_code);
+        if (!success)
+            a->cnt.aaa_errors++;
+        pending_deny(a, p, code, why);
+        if (success && sid)
+            send_str_realm(a, sid, pnai(p, nbuf), ama->origin_realm);
+        pending_free(a, p);
+        return;
+    }
+    struct mip_reg_reply rp;
+    size_t off;
+    enum mip_err err = mip_get_reg_reply(ama->reg_reply, ama->reg_reply_len, &rp, &off);
+    const char *bad = NULL;
+    if (err)
+        bad = mip_err_str(err);
+    else if ((uint32_t)rp.identification != (uint32_t)p->ident)
+        bad = "reply identification does not match the request";
+    else if (p->hoa.s_addr && rp.home_addr.s_addr != p->hoa.s_addr)
+        bad = "reply home address does not match the request";
+    else if (success && ama->decode_rc && rp.code <= MIP_CODE_ACCEPTED_NO_SIMUL)
+        bad = ama->decode_err ? ama->decode_err : "VPN profiles could not be decoded";
+    if (bad) {
+        /* RFC 5944 §3.7.3.1: a reply we cannot use becomes code 71. */
+        a->cnt.rrp_malformed++;
+        pending_deny(a, p, MIP_CODE_FA_POORLY_FORMED_REPLY, bad);
+        if (success && sid)
+            send_str_realm(a, sid, pnai(p, nbuf), ama->origin_realm);
+        pending_free(a, p);
+        return;
+    }
+    char h[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &rp.home_addr, h, sizeof(h));
+    if (success && rp.code <= MIP_CODE_ACCEPTED_NO_SIMUL) {
+        int rc = aaa_accept(a, p, &rp, ama, sid ? sid : "");
+        if (rc < 0) {
+            a->cnt.kernel_errors++;
+            pending_deny(a, p, MIP_CODE_FA_INSUFFICIENT_RESOURCES,
+                         "kernel refused the visitor's route");
+            if (sid)
+                send_str_realm(a, sid, pnai(p, nbuf), ama->origin_realm);
+            pending_free(a, p);
+            return;
+        }
+        a->cnt.rrq_accepted++;
+        log_info("%.*s (%s) %s via the AAA (session %s), lifetime %u", (int)p->nai_len,
+                 (const char *)p->nai, h, rp.lifetime ? "accepted" : "deregistered",
+                 sid ? sid : "?", rp.lifetime);
+    } else {
+        /* The HA's denial (4005 with its reply), relayed unchanged. */
+        a->cnt.rrq_denied++;
+        a->cnt.denied_by_code[rp.code]++;
+        log_info("%.*s (%s) denied by its HA via the AAA: %u %s (Diameter %u)", (int)p->nai_len,
+                 (const char *)p->nai, h, rp.code, mip_code_str(rp.code), ama->result_code);
+    }
+    size_t end = rp.ext.fa_ha.present ? rp.ext.fa_ha.offset : ama->reg_reply_len;
+    tx_to_mn(a, &p->mn, p->link, ama->reg_reply, end);
+    pending_free(a, p);
+}
+
 void fa_rx(struct agent *a, const struct pkt_addr *from, const uint8_t *buf, size_t len)
 {
     if (len >= 1 && buf[0] == MIP_MSG_REG_REQUEST)
@@ -624,15 +1118,22 @@ void fa_fini(struct agent *a)
     size_t bkt = 0;
     struct hnode *n;
     while ((bkt = 0, n = hmap_iter(&f->visitors, &bkt, NULL)))
-        visitor_free(a, hmap_entry(n, struct visitor, node));
+        visitor_free(a, hmap_entry(n, struct visitor, node), true);
     while ((bkt = 0, n = hmap_iter(&f->pending, &bkt, NULL)))
         pending_free(a, hmap_entry(n, struct pending, node));
+    if (a->vpn) {
+        vpn_cache_free(a->vpn);
+        a->vpn = NULL;
+    }
     for (size_t i = 0; i < f->n_links; i++) {
         loop_timer_cancel(a->loop, &f->links[i].adv_timer);
         OPENSSL_cleanse(f->links[i].chal, sizeof(f->links[i].chal));
     }
     hmap_free(&f->visitors);
+    hmap_free(&f->visitors_nai);
     hmap_free(&f->pending);
+    hmap_free(&f->pending_aaa);
+    hmap_free(&f->pending_nai);
     free(f->tables);
     free(f->links);
     free(f);

@@ -2,8 +2,26 @@
  * Home agent (RFC 5944 §3.8): registration processing, the binding cache and
  * the kernel state each binding needs (IP-in-IP tunnel to the care-of
  * address, host route for the home address, proxy ARP on the home link).
+ *
+ * Two ways in (DESIGN §7):
+ *  - a Registration Request over UDP, for the mobile nodes of the
+ *    configuration (MN-HA key from the file, HMAC-MD5) and for those the AAA
+ *    made known (the RFC 3957 key of their binding);
+ *  - AAA mode (ha.aaa): the request inside a HAR (RFC 4004 §5.3).  The MN is
+ *    known from the HAR (NAI, home address, MN-HA SPI / key / nonce); the
+ *    AAAH authenticated the request (MN-AAA), we check the rest of §3.8
+ *    (identification per NAI, HA address, flags) and the MN-HA authenticator
+ *    when present.  The reply carries the RFC 3957 key generation nonce and
+ *    the MN-HA authenticator made with the new key; it goes back in the HAA.
+ *    The HA caches its VPN profiles (session = Session-Id) and sends a BU for
+ *    each group of profiles whose destination gateway is dynamic (seed
+ *    [0057], [0076]); the HAA waits for every BA (seed Fig. 27).  A BU that is
+ *    refused or never acknowledged fails the registration: HAA 4005 with a
+ *    reply of code 130, and what the request set up is undone (FLOWS "HAA").
  */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +29,10 @@
 #include "ctl.h"
 #include "log.h"
 #include "mip_proto.h"
+#include "vpn_cache.h"
+#include "vpn_cvse.h"
+
+#define HA_MAX_BU_GROUPS 8 /* PCNs one registration can involve */
 
 struct binding {
     struct mn_state *mn;
@@ -21,27 +43,91 @@ struct binding {
     uint64_t created_ms;
     uint64_t expires_ms;
     bool revtun;
+    bool via_aaa;
     char tun[DP_IFNAMSIZ];
     struct loop_timer timer;
     struct agent *agent;
 };
 
-/* Per configured mobile node: the replay state outlives bindings (§5.7). */
+/* RFC 3957 key distribution as the HAR gives it. */
+struct keygen {
+    uint32_t lifetime;
+    uint32_t aaa_spi;
+    uint32_t ha_spi;
+    uint16_t alg, replay;
+    uint8_t nonce[255];
+    size_t nonce_len;
+};
+
+struct reg_txn;
+
+/* Per mobile node: the replay state outlives bindings (§5.7). */
 struct mn_state {
-    const struct mipd_mn *mn;
+    struct mipd_mn dyn;       /* a mobile node the AAA made known */
+    const struct mipd_mn *mn; /* the configured entry, or &dyn */
+    bool dynamic;
     struct hnode by_nai;
     struct hnode by_hoa;
+    bool in_hoa;
     uint64_t last_ident;
     struct binding *b;
+    /* AAA mode */
+    char *session_id; /* of the binding */
+    bool has_fa_ha;   /* FA-HA SA from the HAR (MIP-HA-to-FA-MSA) */
+    struct in_addr fa_ha_peer;
+    struct mipd_sa fa_ha;
+    struct reg_txn *txn;      /* a registration waiting for BAs */
+    struct loop_timer forget; /* dynamic: dropped once its replay state is moot */
+    struct agent *agent;
 };
 
 struct ha_state {
-    struct mn_state *mns;
+    struct mn_state *mns; /* configured ones */
     size_t n_mns;
     struct hmap by_nai;
     struct hmap by_hoa;
     size_t n_bindings;
+    size_t n_dynamic;
 };
+
+/* What a registration that waits for its BAs must remember. */
+struct reg_txn {
+    struct mn_state *m;
+    uint64_t har_id;
+    char *session_id;
+    char *origin;
+    uint8_t flags;
+    uint64_t ident;
+    uint16_t lifetime;
+    struct in_addr coa, src;
+    uint16_t src_port;
+    struct mipd_sa sa; /* the new MN-HA SA */
+    struct keygen kg;
+    bool has_fa_ha;
+    struct mipd_sa fa_ha;
+    /* undo */
+    bool created; /* the binding is new */
+    struct in_addr old_coa;
+    bool cache_set;   /* the cache got this registration's profiles */
+    bool had_session; /* the cache held the session before */
+    struct vpn_profile *old_profiles;
+    unsigned n_old;
+    uint32_t old_lifetime;
+    /* the BUs */
+    struct bu_txn *bu[HA_MAX_BU_GROUPS];
+    unsigned n_bu;
+    unsigned n_open;
+};
+
+static struct mn_state *find_by_nai_str(struct ha_state *h, const char *s)
+{
+    for (struct hnode *n = hmap_first(&h->by_nai, hmap_hash_str(s)); n; n = hmap_next_same(n)) {
+        struct mn_state *m = hmap_entry(n, struct mn_state, by_nai);
+        if (!strcmp(m->mn->nai, s))
+            return m;
+    }
+    return NULL;
+}
 
 static struct mn_state *find_by_nai(struct ha_state *h, const uint8_t *nai, size_t len)
 {
@@ -50,12 +136,7 @@ static struct mn_state *find_by_nai(struct ha_state *h, const uint8_t *nai, size
         return NULL;
     memcpy(s, nai, len);
     s[len] = 0;
-    for (struct hnode *n = hmap_first(&h->by_nai, hmap_hash_str(s)); n; n = hmap_next_same(n)) {
-        struct mn_state *m = hmap_entry(n, struct mn_state, by_nai);
-        if (!strcmp(m->mn->nai, s))
-            return m;
-    }
-    return NULL;
+    return find_by_nai_str(h, s);
 }
 
 static struct mn_state *find_by_hoa(struct ha_state *h, struct in_addr hoa)
@@ -69,6 +150,14 @@ static const struct mipd_peer *find_fa_peer(const struct agent *a, struct in_add
     for (size_t i = 0; i < a->cfg->ha.n_fa_peers; i++)
         if (a->cfg->ha.fa_peers[i].addr.s_addr == addr.s_addr)
             return &a->cfg->ha.fa_peers[i];
+    return NULL;
+}
+
+static const struct mipd_peer *find_pcn_peer(const struct agent *a, struct in_addr addr)
+{
+    for (size_t i = 0; i < a->cfg->ha.n_pcn_peers; i++)
+        if (a->cfg->ha.pcn_peers[i].addr.s_addr == addr.s_addr)
+            return &a->cfg->ha.pcn_peers[i];
     return NULL;
 }
 
@@ -88,10 +177,16 @@ int ha_init(struct agent *a)
     for (size_t i = 0; i < h->n_mns; i++) {
         struct mn_state *m = &h->mns[i];
         m->mn = &a->cfg->ha.mns[i];
+        m->agent = a;
         hmap_insert(&h->by_nai, &m->by_nai, hmap_hash_str(m->mn->nai));
         hmap_insert(&h->by_hoa, &m->by_hoa, m->mn->home_addr.s_addr);
+        m->in_hoa = true;
     }
     a->ha = h;
+    if (a->cfg->ha.aaa.enabled && !a->vpn && !(a->vpn = vpn_cache_new())) {
+        ha_fini(a);
+        return -1;
+    }
     /* RFC 5944 §4.2.3: the HA forwards for its mobile nodes; it must not send
      * ICMP redirects for the home addresses it intercepts. */
     dp_sysctl(a->dp, "all", "forwarding", "1");
@@ -99,6 +194,66 @@ int ha_init(struct agent *a)
     dp_sysctl(a->dp, a->cfg->ha.home_link, "send_redirects", "0");
     return 0;
 }
+
+/* ---- mobile nodes the AAA made known ------------------------------------- */
+
+static void mn_forget_cb(struct loop *l, void *arg);
+
+static struct mn_state *mn_dynamic_new(struct agent *a, const char *nai)
+{
+    struct mn_state *m = calloc(1, sizeof(*m));
+    if (!m)
+        return NULL;
+    snprintf(m->dyn.nai, sizeof(m->dyn.nai), "%s", nai);
+    m->mn = &m->dyn;
+    m->dynamic = true;
+    m->agent = a;
+    loop_timer_init(&m->forget, mn_forget_cb, m);
+    hmap_insert(&a->ha->by_nai, &m->by_nai, hmap_hash_str(m->dyn.nai));
+    a->ha->n_dynamic++;
+    return m;
+}
+
+static void mn_set_hoa(struct agent *a, struct mn_state *m, struct in_addr hoa)
+{
+    if (m->in_hoa && m->dyn.home_addr.s_addr == hoa.s_addr)
+        return;
+    if (m->in_hoa)
+        hmap_remove(&a->ha->by_hoa, &m->by_hoa);
+    m->dyn.home_addr = hoa;
+    hmap_insert(&a->ha->by_hoa, &m->by_hoa, hoa.s_addr);
+    m->in_hoa = true;
+}
+
+static void mn_dynamic_free(struct agent *a, struct mn_state *m)
+{
+    loop_timer_cancel(a->loop, &m->forget);
+    hmap_remove(&a->ha->by_nai, &m->by_nai);
+    if (m->in_hoa)
+        hmap_remove(&a->ha->by_hoa, &m->by_hoa);
+    free(m->session_id);
+    a->ha->n_dynamic--;
+    OPENSSL_cleanse(m, sizeof(*m));
+    free(m);
+}
+
+/* A dynamic MN without binding is kept for the replay window (its last
+ * identification must still be refused), then dropped. */
+static void mn_idle(struct agent *a, struct mn_state *m)
+{
+    if (m->dynamic && !m->b && !m->txn)
+        loop_timer_arm(a->loop, &m->forget, (uint64_t)a->cfg->ha.replay_window * 1000u + 1000u);
+}
+
+static void mn_forget_cb(struct loop *l, void *arg)
+{
+    (void)l;
+    struct mn_state *m = arg;
+    if (!m->b && !m->txn)
+        mn_dynamic_free(m->agent, m);
+}
+
+/* ---- bindings ------------------------------------------------------------ */
 
 /* Removes the kernel state of a binding (route, proxy ARP, tunnel reference). */
 static void binding_unprogram(struct agent *a, struct binding *b)
@@ -155,13 +310,28 @@ static int binding_program(struct agent *a, struct binding *b, struct in_addr co
     return 0;
 }
 
-static void binding_free(struct agent *a, struct binding *b)
+static void reg_txn_abort(struct agent *a, struct reg_txn *t, const char *why);
+static void send_lifetime0_bus(struct agent *a, struct mn_state *m);
+
+/* Ends a binding: kernel state, VPN information (with a lifetime-0 BU to
+ * each PCN that held it), and the session. */
+static void binding_free(struct agent *a, struct binding *b, bool tell_pcns)
 {
+    struct mn_state *m = b->mn;
     binding_unprogram(a, b);
     loop_timer_cancel(a->loop, &b->timer);
-    b->mn->b = NULL;
+    m->b = NULL;
     a->ha->n_bindings--;
     free(b);
+    if (m->session_id) {
+        if (tell_pcns)
+            send_lifetime0_bus(a, m);
+        if (a->vpn)
+            vpn_cache_remove_id(a->vpn, m->session_id);
+        free(m->session_id);
+        m->session_id = NULL;
+    }
+    mn_idle(a, m);
 }
 
 static void binding_expired(struct loop *l, void *arg)
@@ -174,7 +344,19 @@ static void binding_expired(struct loop *l, void *arg)
     inet_ntop(AF_INET, &b->coa, coa, sizeof(coa));
     log_info("binding %s (%s) via %s expired", b->mn->mn->nai, hoa, coa);
     a->cnt.expirations++;
-    binding_free(a, b);
+    binding_free(a, b, true);
+}
+
+static struct binding *binding_new(struct agent *a, struct mn_state *m)
+{
+    struct binding *b = calloc(1, sizeof(*b));
+    if (!b)
+        return NULL;
+    b->mn = m;
+    b->agent = a;
+    b->created_ms = loop_now_ms(a->loop);
+    loop_timer_init(&b->timer, binding_expired, b);
+    return b;
 }
 
 void ha_fini(struct agent *a)
@@ -182,9 +364,32 @@ void ha_fini(struct agent *a)
     struct ha_state *h = a->ha;
     if (!h)
         return;
-    for (size_t i = 0; i < h->n_mns; i++)
-        if (h->mns[i].b)
-            binding_free(a, h->mns[i].b);
+    size_t bkt;
+    struct hnode *n;
+    /* Registrations waiting for BAs are refused (their HARs must be answered). */
+    for (bkt = 0, n = hmap_iter(&h->by_nai, &bkt, NULL); n; n = hmap_iter(&h->by_nai, &bkt, n)) {
+        struct mn_state *m = hmap_entry(n, struct mn_state, by_nai);
+        if (m->txn)
+            reg_txn_abort(a, m->txn, "the home agent is shutting down");
+    }
+    for (bkt = 0, n = hmap_iter(&h->by_nai, &bkt, NULL); n; n = hmap_iter(&h->by_nai, &bkt, n)) {
+        struct mn_state *m = hmap_entry(n, struct mn_state, by_nai);
+        if (m->b)
+            binding_free(a, m->b, false);
+    }
+    while ((bkt = 0, n = hmap_iter(&h->by_nai, &bkt, NULL))) {
+        struct mn_state *m = hmap_entry(n, struct mn_state, by_nai);
+        if (m->dynamic) {
+            mn_dynamic_free(a, m);
+        } else {
+            hmap_remove(&h->by_nai, &m->by_nai);
+        }
+    }
+    bu_fini(a);
+    if (a->vpn) {
+        vpn_cache_free(a->vpn);
+        a->vpn = NULL;
+    }
     hmap_free(&h->by_nai);
     hmap_free(&h->by_hoa);
     free(h->mns);
@@ -192,14 +397,18 @@ void ha_fini(struct agent *a)
     a->ha = NULL;
 }
 
-/* Builds and sends a Registration Reply (RFC 5944 §3.4). */
-static void send_reply(struct agent *a, const struct pkt_addr *to, const struct mip_reg_request *rq,
-                       uint8_t code, uint16_t lifetime, uint64_t ident, struct in_addr hoa,
-                       const struct mipd_mn *mn, const struct mipd_peer *fa_peer)
+/* ---- replies -------------------------------------------------------------- */
+
+/* Builds a Registration Reply (RFC 5944 §3.4): NAI (RFC 2794 §2), the RFC 3957
+ * key reply when kg is given, the MN-HA authenticator with mn_sa, the FA-HA
+ * one with fa_sa.  Returns the length, 0 on error. */
+static size_t build_reply(struct agent *a, uint8_t *buf, size_t cap, uint8_t code,
+                          uint16_t lifetime, uint64_t ident, struct in_addr hoa, const uint8_t *nai,
+                          size_t nai_len, const struct keygen *kg, const struct mipd_sa *mn_sa,
+                          const struct mipd_sa *fa_sa)
 {
-    uint8_t buf[MIP_MAX_MSG];
     struct mip_writer w;
-    mip_writer_init(&w, buf, sizeof(buf));
+    mip_writer_init(&w, buf, cap);
     struct mip_reg_reply rp = {
         .code = code,
         .lifetime = lifetime,
@@ -208,27 +417,53 @@ static void send_reply(struct agent *a, const struct pkt_addr *to, const struct 
         .identification = ident,
     };
     mip_put_reg_reply(&w, &rp);
-    /* RFC 2794 §2: a reply to a request that carried the NAI carries it too. */
-    if (rq->ext.has_nai)
-        mip_put_nai(&w, rq->ext.nai.ptr, rq->ext.nai.len);
-    if (mn)
-        mip_put_auth_hmac_md5(&w, MIP_EXT_MN_HA_AUTH, mn->sa.spi, mn->sa.key, mn->sa.keylen);
-    if (fa_peer)
-        mip_put_auth_hmac_md5(&w, MIP_EXT_FA_HA_AUTH, fa_peer->sa.spi, fa_peer->sa.key,
-                              fa_peer->sa.keylen);
+    if (nai_len)
+        mip_put_nai(&w, nai, nai_len);
+    if (kg)
+        mip_put_mn_ha_keygen_reply(&w, kg->lifetime, kg->aaa_spi, kg->ha_spi, kg->alg, kg->replay,
+                                   kg->nonce, kg->nonce_len);
+    if (mn_sa)
+        mip_put_auth(&w, MIP_EXT_MN_HA_AUTH, mn_sa->spi, mn_sa->alg, mn_sa->key, mn_sa->keylen);
+    if (fa_sa)
+        mip_put_auth(&w, MIP_EXT_FA_HA_AUTH, fa_sa->spi, fa_sa->alg, fa_sa->key, fa_sa->keylen);
     if (w.err) {
         log_err("cannot encode reply: %s", mip_err_str(w.err));
         a->cnt.tx_errors++;
-        return;
+        return 0;
     }
     if (code > MIP_CODE_ACCEPTED_NO_SIMUL) {
         a->cnt.rrq_denied++;
         a->cnt.denied_by_code[code]++;
     }
-    if (a->tx(a->tx_ctx, to, buf, w.len) < 0)
+    return w.len;
+}
+
+/* Sends a Registration Reply over UDP. */
+static void send_reply(struct agent *a, const struct pkt_addr *to, const struct mip_reg_request *rq,
+                       uint8_t code, uint16_t lifetime, uint64_t ident, struct in_addr hoa,
+                       const struct mipd_sa *mn_sa, const struct mipd_sa *fa_sa)
+{
+    uint8_t buf[MIP_MAX_MSG];
+    size_t n = build_reply(a, buf, sizeof(buf), code, lifetime, ident, hoa,
+                           rq->ext.has_nai ? rq->ext.nai.ptr : NULL,
+                           rq->ext.has_nai ? rq->ext.nai.len : 0, NULL, mn_sa, fa_sa);
+    if (!n)
+        return;
+    if (a->tx(a->tx_ctx, to, buf, n) < 0)
         a->cnt.tx_errors++;
     else
         a->cnt.rrp_tx++;
+    char nai[MIPD_NAI_MAX] = "-";
+    if (rq->ext.has_nai && rq->ext.nai.len < sizeof(nai)) {
+        memcpy(nai, rq->ext.nai.ptr, rq->ext.nai.len);
+        nai[rq->ext.nai.len] = 0;
+    }
+    agent_event_ip(a, "tx", "RRP", to->addr, nai, code);
+}
+
+static const struct mipd_sa *peer_sa(const struct mipd_peer *p)
+{
+    return p ? &p->sa : NULL;
 }
 
 static void deny(struct agent *a, const struct pkt_addr *from, const struct mip_reg_request *rq,
@@ -243,7 +478,8 @@ static void deny(struct agent *a, const struct pkt_addr *from, const struct mip_
     uint64_t ident = rq->identification;
     if (code == MIP_CODE_HA_ID_MISMATCH)
         ident = mip_ident_resync(rq->identification, a->ntp_now());
-    send_reply(a, from, rq, code, 0, ident, mn ? mn->home_addr : rq->home_addr, mn, fa_peer);
+    send_reply(a, from, rq, code, 0, ident, mn ? mn->home_addr : rq->home_addr, mn ? &mn->sa : NULL,
+               peer_sa(fa_peer));
 }
 
 /* Answers a request whose extensions could not be decoded: RFC 5944 §3.8.2.1
@@ -270,6 +506,46 @@ static void deny_malformed(struct agent *a, const struct pkt_addr *from, const u
     deny(a, from, &rq, MIP_CODE_HA_POORLY_FORMED_REQUEST, m ? m->mn : NULL, NULL, mip_err_str(err));
 }
 
+/* ---- RFC 5944 §3.8 checks shared by both ways in ------------------------- */
+
+/* Returns 0 when the request may proceed, else the denial code and *why. */
+static uint8_t check_request(struct agent *a, struct mn_state *m, const struct mip_reg_request *rq,
+                             struct in_addr hoa, const char **why)
+{
+    switch (mip_ident_check(rq->identification, m->last_ident, a->ntp_now(),
+                            a->cfg->ha.replay_window)) {
+    case MIP_IDENT_OK:
+        break;
+    case MIP_IDENT_STALE:
+        a->cnt.rrq_id_mismatch++;
+        *why = "timestamp outside the window";
+        return MIP_CODE_HA_ID_MISMATCH;
+    case MIP_IDENT_REPLAY:
+        a->cnt.rrq_id_mismatch++;
+        *why = "replayed identification";
+        return MIP_CODE_HA_ID_MISMATCH;
+    }
+    if (rq->home_addr.s_addr != 0 && rq->home_addr.s_addr != hoa.s_addr) {
+        *why = "home address is not the one provisioned for this NAI";
+        return MIP_CODE_HA_ADMIN_PROHIBITED;
+    }
+    if (rq->home_agent.s_addr != a->cfg->ha.address.s_addr) {
+        *why = "request names another HA";
+        return MIP_CODE_HA_UNKNOWN_HA;
+    }
+    if (rq->flags & (MIP_RRQ_FLAG_M | MIP_RRQ_FLAG_G)) {
+        *why = "only IP-in-IP encapsulation is offered";
+        return MIP_CODE_HA_ENCAP_UNAVAILABLE;
+    }
+    if ((rq->flags & MIP_RRQ_FLAG_T) && !a->cfg->ha.reverse_tunnel) {
+        *why = "reverse tunnelling is disabled";
+        return MIP_CODE_HA_REVTUN_UNAVAILABLE;
+    }
+    return 0;
+}
+
+/* ---- registration over UDP ------------------------------------------------ */
+
 static void handle_rrq(struct agent *a, const struct pkt_addr *from, const uint8_t *buf, size_t len)
 {
     struct ha_state *h = a->ha;
@@ -278,71 +554,80 @@ static void handle_rrq(struct agent *a, const struct pkt_addr *from, const uint8
     a->cnt.rrq_rx++;
     enum mip_err err = mip_get_reg_request(buf, len, &rq, &off);
     if (err) {
+        agent_event_ip(a, "rx", "RRQ", from->addr, "-", -1);
         deny_malformed(a, from, buf, len, err);
         return;
+    }
+    {
+        char ev[MIPD_NAI_MAX] = "-";
+        if (rq.ext.has_nai && rq.ext.nai.len < sizeof(ev)) {
+            memcpy(ev, rq.ext.nai.ptr, rq.ext.nai.len);
+            ev[rq.ext.nai.len] = 0;
+        }
+        agent_event_ip(a, "rx", "RRQ", from->addr, ev, -1);
     }
     const struct mipd_peer *fa_peer = find_fa_peer(a, from->addr);
     struct mn_state *m = rq.ext.has_nai ? find_by_nai(h, rq.ext.nai.ptr, rq.ext.nai.len)
                                         : find_by_hoa(h, rq.home_addr);
+    /* A mobile node the AAA made known registers over UDP only while it has
+     * a binding (whose RFC 3957 key authenticates it). */
+    if (m && m->dynamic && !m->b)
+        m = NULL;
     if (!m) {
         a->cnt.rrq_auth_failed++;
         deny(a, from, &rq, MIP_CODE_HA_MN_AUTH_FAILED, NULL, fa_peer, "unknown mobile node");
         return;
     }
+    if (m->txn) {
+        /* Its registration through the AAA is still waiting for BAs. */
+        deny(a, from, &rq, MIP_CODE_HA_INSUFFICIENT_RESOURCES, m->mn, fa_peer,
+             "a registration of this mobile node is in progress");
+        return;
+    }
     const struct mipd_mn *mn = m->mn;
     /* RFC 5944 §3.8.2.1: the MN-HA authenticator is mandatory and checked first. */
     if (!rq.ext.mn_ha.present || rq.ext.mn_ha.spi != mn->sa.spi ||
-        !mip_verify_auth_hmac_md5(buf, &rq.ext.mn_ha, mn->sa.key, mn->sa.keylen)) {
+        !mip_verify_auth(buf, &rq.ext.mn_ha, mn->sa.alg, mn->sa.key, mn->sa.keylen)) {
         a->cnt.rrq_auth_failed++;
         deny(a, from, &rq, MIP_CODE_HA_MN_AUTH_FAILED, mn, fa_peer,
-             !rq.ext.mn_ha.present ? "no MN-HA authenticator"
+             !rq.ext.mn_ha.present            ? "no MN-HA authenticator"
              : rq.ext.mn_ha.spi != mn->sa.spi ? "unknown SPI"
                                               : "bad MN-HA authenticator");
         return;
     }
-    if (fa_peer && (!rq.ext.fa_ha.present || rq.ext.fa_ha.spi != fa_peer->sa.spi ||
-                    !mip_verify_auth_hmac_md5(buf, &rq.ext.fa_ha, fa_peer->sa.key,
-                                              fa_peer->sa.keylen))) {
+    /* FA-HA: a configured peer, or the key the AAA gave for this FA. */
+    const struct mipd_sa *fa_sa = peer_sa(fa_peer);
+    if (!fa_sa && m->has_fa_ha && m->fa_ha_peer.s_addr == from->addr.s_addr)
+        fa_sa = &m->fa_ha;
+    if (fa_sa && (!rq.ext.fa_ha.present || rq.ext.fa_ha.spi != fa_sa->spi ||
+                  !mip_verify_auth(buf, &rq.ext.fa_ha, fa_sa->alg, fa_sa->key, fa_sa->keylen))) {
         a->cnt.rrq_auth_failed++;
-        deny(a, from, &rq, MIP_CODE_HA_FA_AUTH_FAILED, mn, fa_peer, "bad FA-HA authenticator");
+        char hoa[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, &rq.home_addr, hoa, sizeof(hoa));
+        log_info("registration of %s (%s) from %s denied: %u %s (%s)", mn->nai, hoa,
+                 inet_ntoa(from->addr), MIP_CODE_HA_FA_AUTH_FAILED,
+                 mip_code_str(MIP_CODE_HA_FA_AUTH_FAILED), "bad FA-HA authenticator");
+        send_reply(a, from, &rq, MIP_CODE_HA_FA_AUTH_FAILED, 0, rq.identification, mn->home_addr,
+                   &mn->sa, fa_sa);
         return;
     }
-    switch (mip_ident_check(rq.identification, m->last_ident, a->ntp_now(),
-                            a->cfg->ha.replay_window)) {
-    case MIP_IDENT_OK:
-        break;
-    case MIP_IDENT_STALE:
-        a->cnt.rrq_id_mismatch++;
-        deny(a, from, &rq, MIP_CODE_HA_ID_MISMATCH, mn, fa_peer, "timestamp outside the window");
-        return;
-    case MIP_IDENT_REPLAY:
-        a->cnt.rrq_id_mismatch++;
-        deny(a, from, &rq, MIP_CODE_HA_ID_MISMATCH, mn, fa_peer, "replayed identification");
-        return;
-    }
-    if (rq.home_addr.s_addr != 0 && rq.home_addr.s_addr != mn->home_addr.s_addr) {
-        deny(a, from, &rq, MIP_CODE_HA_ADMIN_PROHIBITED, mn, fa_peer,
-             "home address is not the one provisioned for this NAI");
-        return;
-    }
-    if (rq.home_agent.s_addr != a->cfg->ha.address.s_addr) {
-        deny(a, from, &rq, MIP_CODE_HA_UNKNOWN_HA, mn, fa_peer, "request names another HA");
-        return;
-    }
-    if (rq.flags & (MIP_RRQ_FLAG_M | MIP_RRQ_FLAG_G)) {
-        deny(a, from, &rq, MIP_CODE_HA_ENCAP_UNAVAILABLE, mn, fa_peer,
-             "only IP-in-IP encapsulation is offered");
-        return;
-    }
-    bool revtun = rq.flags & MIP_RRQ_FLAG_T;
-    if (revtun && !a->cfg->ha.reverse_tunnel) {
-        deny(a, from, &rq, MIP_CODE_HA_REVTUN_UNAVAILABLE, mn, fa_peer,
-             "reverse tunnelling is disabled");
+    const char *why = NULL;
+    uint8_t code = check_request(a, m, &rq, mn->home_addr, &why);
+    if (code) {
+        uint64_t ident = code == MIP_CODE_HA_ID_MISMATCH
+                             ? mip_ident_resync(rq.identification, a->ntp_now())
+                             : rq.identification;
+        char hoa[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, &rq.home_addr, hoa, sizeof(hoa));
+        log_info("registration of %s (%s) from %s denied: %u %s (%s)", mn->nai, hoa,
+                 inet_ntoa(from->addr), code, mip_code_str(code), why);
+        send_reply(a, from, &rq, code, 0, ident, mn->home_addr, &mn->sa, fa_sa);
         return;
     }
     /* The identification is now accepted (even if the kernel fails below, the
      * same request must not be replayed). */
     m->last_ident = rq.identification;
+    bool revtun = rq.flags & MIP_RRQ_FLAG_T;
 
     uint16_t lifetime = rq.lifetime;
     if (lifetime > a->cfg->ha.max_lifetime)
@@ -353,14 +638,17 @@ static void handle_rrq(struct agent *a, const struct pkt_addr *from, const uint8
 
     /* RFC 5944 §3.8.3: lifetime 0 or CoA = home address deregisters. */
     if (lifetime == 0 || rq.care_of_addr.s_addr == mn->home_addr.s_addr) {
+        /* The reply is authenticated with the SA of the binding ending now. */
+        struct mipd_sa sa = mn->sa;
         if (m->b) {
-            binding_free(a, m->b);
+            binding_free(a, m->b, true);
             a->cnt.deregistrations++;
         }
         log_info("%s (%s) deregistered", mn->nai, hoa_s);
         a->cnt.rrq_accepted++;
-        send_reply(a, from, &rq, MIP_CODE_ACCEPTED, 0, rq.identification, mn->home_addr, mn,
-                   fa_peer);
+        send_reply(a, from, &rq, MIP_CODE_ACCEPTED, 0, rq.identification, mn->home_addr, &sa,
+                   fa_sa);
+        OPENSSL_cleanse(&sa, sizeof(sa));
         return;
     }
     if (rq.care_of_addr.s_addr == 0) {
@@ -370,15 +658,11 @@ static void handle_rrq(struct agent *a, const struct pkt_addr *from, const uint8
     struct binding *b = m->b;
     bool created = false;
     if (!b) {
-        b = calloc(1, sizeof(*b));
+        b = binding_new(a, m);
         if (!b) {
             deny(a, from, &rq, MIP_CODE_HA_INSUFFICIENT_RESOURCES, mn, fa_peer, "out of memory");
             return;
         }
-        b->mn = m;
-        b->agent = a;
-        b->created_ms = loop_now_ms(a->loop);
-        loop_timer_init(&b->timer, binding_expired, b);
         created = true;
     }
     int rc = binding_program(a, b, rq.care_of_addr);
@@ -394,6 +678,9 @@ static void handle_rrq(struct agent *a, const struct pkt_addr *from, const uint8
         m->b = b;
         h->n_bindings++;
     }
+    struct vpn_session *vs = a->vpn && m->session_id ? vpn_cache_find(a->vpn, m->session_id) : NULL;
+    if (vs)
+        vpn_cache_refresh(vs, lifetime, agent_now_s(a));
     b->src = from->addr;
     b->src_port = from->port;
     b->lifetime = lifetime;
@@ -405,14 +692,646 @@ static void handle_rrq(struct agent *a, const struct pkt_addr *from, const uint8
              revtun ? ", reverse tunnel" : "");
     a->cnt.rrq_accepted++;
     /* We keep one binding per MN: S asks for more, so answer code 1 (§3.4). */
-    uint8_t code = (rq.flags & MIP_RRQ_FLAG_S) ? MIP_CODE_ACCEPTED_NO_SIMUL : MIP_CODE_ACCEPTED;
-    send_reply(a, from, &rq, code, lifetime, rq.identification, mn->home_addr, mn, fa_peer);
+    uint8_t acode = (rq.flags & MIP_RRQ_FLAG_S) ? MIP_CODE_ACCEPTED_NO_SIMUL : MIP_CODE_ACCEPTED;
+    send_reply(a, from, &rq, acode, lifetime, rq.identification, mn->home_addr, &mn->sa, fa_sa);
+}
+
+/* ---- registration through the AAA (HAR) ---------------------------------- */
+
+static void answer_har(struct agent *a, uint64_t har_id, const char *sid, const char *origin,
+                       uint32_t rc, const char *msg, const uint8_t *reply, size_t rlen,
+                       struct in_addr hoa, bool has_fa_ha, uint32_t fa_ha_spi)
+{
+    struct aaa_haa haa = {
+        .result_code = rc,
+        .error_message = msg,
+        .reg_reply = reply,
+        .reg_reply_len = rlen,
+        .ha = a->cfg->ha.address,
+        .hoa = hoa,
+        .has_fa_ha_spi = has_fa_ha,
+        .fa_ha_spi = fa_ha_spi,
+    };
+    if (!a->aaa || a->aaa->answer_har(a->aaa_ctx, har_id, &haa) < 0) {
+        a->cnt.aaa_errors++;
+        log_warn("cannot answer the HAR of session %s", sid ? sid : "?");
+        return;
+    }
+    a->cnt.haa_tx++;
+    agent_event(a, "tx", "HAA", origin, sid, (int)rc);
+}
+
+/* HAA without a Mobile IP reply: the HAR itself is unusable. */
+static void har_reject(struct agent *a, const struct aaa_har *har, uint32_t rc, const char *why)
+{
+    log_info("HAR %s (%s) rejected: Diameter %u (%s)", har->session_id ? har->session_id : "?",
+             har->nai ? har->nai : "?", rc, why);
+    a->cnt.aaa_errors++;
+    answer_har(a, har->id, har->session_id, har->origin_host, rc, why, NULL, 0, har->hoa, false, 0);
+}
+
+/* The new MN-HA SA and key reply of a HAR (RFC 3957, RFC 4004 MSAs). */
+static void har_keys(const struct aaa_har *har, uint32_t aaa_spi, uint32_t lifetime,
+                     struct mipd_sa *sa, struct keygen *kg)
+{
+    memset(sa, 0, sizeof(*sa));
+    sa->spi = har->mn_ha_spi;
+    sa->keylen = har->mn_ha_key_len;
+    memcpy(sa->key, har->mn_ha_key, har->mn_ha_key_len);
+    sa->alg = MIP_AUTH_HMAC_SHA1;
+    memset(kg, 0, sizeof(*kg));
+    kg->lifetime = lifetime;
+    kg->aaa_spi = aaa_spi;
+    kg->ha_spi = har->mn_ha_spi;
+    kg->alg = (uint16_t)har->mn_ha_alg;
+    kg->replay = (uint16_t)har->mn_ha_replay;
+    kg->nonce_len = har->nonce_len;
+    memcpy(kg->nonce, har->nonce, har->nonce_len);
+}
+
+/* HAA 4005 with a reply of code `code` (authenticated with the new key). */
+static void har_deny(struct agent *a, const struct aaa_har *har, const struct mip_reg_request *rq,
+                     uint8_t code, uint64_t ident, const struct mipd_sa *sa,
+                     const struct keygen *kg, const char *why)
+{
+    char hoa[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &har->hoa, hoa, sizeof(hoa));
+    log_info("registration of %s (%s) via the AAA denied: %u %s (%s)", har->nai, hoa, code,
+             mip_code_str(code), why);
+    uint8_t buf[MIP_MAX_MSG];
+    size_t n = build_reply(a, buf, sizeof(buf), code, 0, ident, har->hoa,
+                           rq->ext.has_nai ? rq->ext.nai.ptr : NULL,
+                           rq->ext.has_nai ? rq->ext.nai.len : 0, kg, sa, NULL);
+    answer_har(a, har->id, har->session_id, har->origin_host, AAA_RC_MIP_REPLY_FAILURE, why,
+               n ? buf : NULL, n, har->hoa, false, 0);
+}
+
+/* The registration is complete: commit the SA, arm the lifetime, answer. */
+static void reg_commit(struct agent *a, struct mn_state *m, uint64_t har_id, const char *sid,
+                       const char *origin, uint8_t flags, uint64_t ident, uint16_t lifetime,
+                       struct in_addr src, uint16_t src_port, const struct mipd_sa *sa,
+                       const struct keygen *kg, bool has_fa_ha, const struct mipd_sa *fa_ha,
+                       struct in_addr coa)
+{
+    struct binding *b = m->b;
+    m->dyn.sa = *sa;
+    m->has_fa_ha = has_fa_ha;
+    if (has_fa_ha) {
+        m->fa_ha = *fa_ha;
+        m->fa_ha_peer = coa;
+    }
+    if (!m->session_id || strcmp(m->session_id, sid)) {
+        free(m->session_id);
+        m->session_id = strdup(sid);
+    }
+    b->src = src;
+    b->src_port = src_port;
+    b->lifetime = lifetime;
+    b->revtun = flags & MIP_RRQ_FLAG_T;
+    b->via_aaa = true;
+    b->expires_ms = loop_now_ms(a->loop) + (uint64_t)lifetime * 1000u;
+    loop_timer_arm_at(a->loop, &b->timer, b->expires_ms);
+    char hoa_s[INET_ADDRSTRLEN], coa_s[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &m->mn->home_addr, hoa_s, sizeof(hoa_s));
+    inet_ntop(AF_INET, &b->coa, coa_s, sizeof(coa_s));
+    log_info("%s (%s) registered via the AAA via %s, lifetime %u (session %s)", m->mn->nai, hoa_s,
+             coa_s, lifetime, sid);
+    a->cnt.rrq_accepted++;
+    uint8_t code = (flags & MIP_RRQ_FLAG_S) ? MIP_CODE_ACCEPTED_NO_SIMUL : MIP_CODE_ACCEPTED;
+    uint8_t buf[MIP_MAX_MSG];
+    size_t n = build_reply(a, buf, sizeof(buf), code, lifetime, ident, m->mn->home_addr,
+                           (const uint8_t *)m->mn->nai, strlen(m->mn->nai), kg, sa, NULL);
+    if (!n) {
+        answer_har(a, har_id, sid, origin, AAA_RC_UNABLE_TO_COMPLY, "cannot encode the reply", NULL,
+                   0, m->mn->home_addr, false, 0);
+        return;
+    }
+    answer_har(a, har_id, sid, origin, AAA_RC_SUCCESS, NULL, buf, n, m->mn->home_addr, has_fa_ha,
+               has_fa_ha ? fa_ha->spi : 0);
+}
+
+static void reg_txn_free(struct reg_txn *t)
+{
+    if (t->old_profiles) {
+        for (unsigned i = 0; i < t->n_old; i++)
+            vpn_profile_clear(&t->old_profiles[i]);
+        free(t->old_profiles);
+    }
+    free(t->session_id);
+    free(t->origin);
+    OPENSSL_cleanse(t, sizeof(*t));
+    free(t);
+}
+
+/* Puts back what the registration set up (FLOWS "HAA": "removes what it set
+ * up for the request"): the cache session as it was, the binding's tunnel. */
+static void reg_undo(struct agent *a, struct reg_txn *t)
+{
+    struct mn_state *m = t->m;
+    if (a->vpn && t->cache_set) {
+        if (t->had_session) {
+            char err[VPN_ERR_MAX];
+            if (!vpn_cache_set(a->vpn, t->session_id, m->mn->nai, m->mn->home_addr, t->old_coa,
+                               t->old_profiles, t->n_old, t->old_lifetime, agent_now_s(a), err,
+                               sizeof(err)))
+                log_warn("cannot restore the VPN information of %s: %s", t->session_id, err);
+        } else {
+            vpn_cache_remove_id(a->vpn, t->session_id);
+        }
+    }
+    if (!m->b)
+        return;
+    if (t->created) {
+        /* Nothing to tell the PCNs: none acknowledged this session's BU. */
+        char *sid = m->session_id;
+        m->session_id = NULL;
+        binding_free(a, m->b, false);
+        m->session_id = sid;
+    } else if (m->b->coa.s_addr != t->old_coa.s_addr && binding_program(a, m->b, t->old_coa) < 0) {
+        a->cnt.kernel_errors++;
+    }
+}
+
+/* Fails a waiting registration: BUs cancelled, undo, HAA 4005 + 130. */
+static void reg_txn_abort(struct agent *a, struct reg_txn *t, const char *why)
+{
+    struct mn_state *m = t->m;
+    for (unsigned i = 0; i < t->n_bu; i++)
+        if (t->bu[i]) {
+            bu_cancel(a, t->bu[i]);
+            t->bu[i] = NULL;
+        }
+    m->txn = NULL;
+    reg_undo(a, t);
+    char hoa[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &m->mn->home_addr, hoa, sizeof(hoa));
+    log_info("registration of %s (%s) via the AAA denied: %u %s (%s)", m->mn->nai, hoa,
+             MIP_CODE_HA_INSUFFICIENT_RESOURCES, mip_code_str(MIP_CODE_HA_INSUFFICIENT_RESOURCES),
+             why);
+    uint8_t buf[MIP_MAX_MSG];
+    size_t n = build_reply(a, buf, sizeof(buf), MIP_CODE_HA_INSUFFICIENT_RESOURCES, 0, t->ident,
+                           m->mn->home_addr, (const uint8_t *)m->mn->nai, strlen(m->mn->nai),
+                           &t->kg, &t->sa, NULL);
+    answer_har(a, t->har_id, t->session_id, t->origin, AAA_RC_MIP_REPLY_FAILURE, why,
+               n ? buf : NULL, n, m->mn->home_addr, false, 0);
+    reg_txn_free(t);
+    mn_idle(a, m);
+}
+
+static void reg_bu_done(struct agent *a, void *arg, struct bu_txn *bt, int status)
+{
+    struct reg_txn *t = arg;
+    for (unsigned i = 0; i < t->n_bu; i++)
+        if (t->bu[i] == bt)
+            t->bu[i] = NULL;
+    if (status != MIP_BA_ACCEPTED) {
+        char why[128];
+        if (status < 0)
+            snprintf(why, sizeof(why), "a PCN did not acknowledge the binding update");
+        else
+            snprintf(why, sizeof(why), "a PCN refused the binding update: %d %s", status,
+                     mip_ba_status_str((uint8_t)status));
+        reg_txn_abort(a, t, why);
+        return;
+    }
+    if (--t->n_open > 0)
+        return;
+    struct mn_state *m = t->m;
+    m->txn = NULL;
+    reg_commit(a, m, t->har_id, t->session_id, t->origin, t->flags, t->ident, t->lifetime, t->src,
+               t->src_port, &t->sa, &t->kg, t->has_fa_ha, &t->fa_ha, t->coa);
+    reg_txn_free(t);
+}
+
+/* BU destination of a dynamic profile (FLOWS "BU/BA"): the correspondent
+ * when the profile names a host, else the PCN (the profile's tunnel GW).
+ * A PCN replaces a session's profiles with each BU (delete-then-set), so all
+ * the profiles for one PCN travel in one BU: it goes to the first
+ * correspondent host among them, else to the PCN itself. */
+static struct in_addr bu_destination(const struct vpn_profile *p)
+{
+    return p->dst.len == 32 ? p->dst.addr : p->src_gw;
+}
+
+/* Sends the BUs of a registration; 0, or -1 with why set (nothing in flight). */
+static int send_bus(struct agent *a, struct reg_txn *t, const struct aaa_har *har, uint16_t life,
+                    const char **why)
+{
+    struct mn_state *m = t->m;
+    struct vpn_info *groups = calloc(HA_MAX_BU_GROUPS, sizeof(*groups));
+    struct in_addr dst[HA_MAX_BU_GROUPS];
+    const struct mipd_peer *peer[HA_MAX_BU_GROUPS];
+    unsigned ng = 0;
+    static char err[VPN_ERR_MAX + 64];
+    int rc = 0;
+    if (!groups) {
+        *why = "out of memory";
+        return -1;
+    }
+    for (unsigned i = 0; i < har->n_profiles && rc == 0; i++) {
+        const struct vpn_profile *p = &har->profiles[i];
+        if (p->gw_type != VPN_GW_DYNAMIC)
+            continue;
+        struct in_addr d = bu_destination(p);
+        unsigned g = 0;
+        while (g < ng && peer[g]->addr.s_addr != p->src_gw.s_addr)
+            g++;
+        if (g < ng && dst[g].s_addr == peer[g]->addr.s_addr)
+            dst[g] = d; /* a correspondent host named: the BU goes there */
+        if (g == ng) {
+            const struct mipd_peer *pp = find_pcn_peer(a, p->src_gw);
+            if (!pp) {
+                snprintf(err, sizeof(err), "no pairwise key for PCN %s (ha.pcn_peers)",
+                         inet_ntoa(p->src_gw));
+                *why = err;
+                rc = -1;
+                break;
+            }
+            if (ng == HA_MAX_BU_GROUPS) {
+                *why = "profiles for too many PCNs";
+                rc = -1;
+                break;
+            }
+            dst[ng] = d;
+            peer[ng] = pp;
+            struct vpn_info *vi = &groups[ng++];
+            snprintf(vi->session_id, sizeof(vi->session_id), "%s", har->session_id);
+            snprintf(vi->nai, sizeof(vi->nai), "%s", m->mn->nai);
+            vi->hoa = m->mn->home_addr;
+            vi->lifetime = life;
+        }
+        struct vpn_info *vi = &groups[g];
+        if (vi->n == VPN_CVSE_MAX_PROFILES) {
+            *why = "more VPN profiles for one PCN than a BU carries";
+            rc = -1;
+            break;
+        }
+        vi->profiles[vi->n] = *p;
+        vi->profiles[vi->n].nai = NULL;
+        vi->profiles[vi->n].leg = VPN_LEG_FA_PCN; /* the AVP does not carry it */
+        vi->n++;
+    }
+    for (unsigned g = 0; g < ng && rc == 0; g++) {
+        char e[VPN_ERR_MAX];
+        t->bu[g] = bu_start(a, dst[g], peer[g], m->mn->home_addr, t->coa, life, &groups[g],
+                            reg_bu_done, t, e, sizeof(e));
+        if (!t->bu[g]) {
+            snprintf(err, sizeof(err), "cannot send the BU to %s: %s", inet_ntoa(dst[g]), e);
+            *why = err;
+            rc = -1;
+            break;
+        }
+        t->n_bu = g + 1;
+        t->n_open++;
+    }
+    if (rc < 0)
+        for (unsigned g = 0; g < t->n_bu; g++)
+            if (t->bu[g]) {
+                bu_cancel(a, t->bu[g]);
+                t->bu[g] = NULL;
+            }
+    for (unsigned g = 0; g < HA_MAX_BU_GROUPS; g++)
+        vpn_info_clear(&groups[g]);
+    free(groups);
+    return rc;
+}
+
+/* Binding end: the PCNs that hold the session's VPN information forget it
+ * (a lifetime-0 BU; nobody waits for its BA). */
+static void bu_forget_done(struct agent *a, void *arg, struct bu_txn *t, int status)
+{
+    (void)a;
+    (void)arg;
+    (void)t;
+    (void)status;
+}
+
+static void send_lifetime0_bus(struct agent *a, struct mn_state *m)
+{
+    struct vpn_session *s = a->vpn ? vpn_cache_find(a->vpn, m->session_id) : NULL;
+    if (!s)
+        return;
+    struct in_addr done[HA_MAX_BU_GROUPS];
+    unsigned nd = 0;
+    for (unsigned i = 0; i < s->n_profiles && nd < HA_MAX_BU_GROUPS; i++) {
+        const struct vpn_profile *p = &s->profiles[i];
+        if (p->gw_type != VPN_GW_DYNAMIC)
+            continue;
+        struct in_addr d = p->src_gw; /* one per PCN, to the PCN itself */
+        bool seen = false;
+        for (unsigned k = 0; k < nd; k++)
+            seen |= done[k].s_addr == d.s_addr;
+        const struct mipd_peer *pp = find_pcn_peer(a, p->src_gw);
+        if (seen || !pp)
+            continue;
+        done[nd++] = d;
+        struct vpn_info vi;
+        memset(&vi, 0, sizeof(vi));
+        snprintf(vi.session_id, sizeof(vi.session_id), "%s", m->session_id);
+        snprintf(vi.nai, sizeof(vi.nai), "%s", m->mn->nai);
+        vi.hoa = m->mn->home_addr;
+        char e[VPN_ERR_MAX];
+        if (!bu_start(a, d, pp, m->mn->home_addr, s->fa, 0, &vi, bu_forget_done, NULL, e,
+                      sizeof(e)))
+            log_warn("cannot tell %s that session %s ended: %s", inet_ntoa(d), m->session_id, e);
+    }
+}
+
+/* The Diameter profile AVP does not carry the leg (dict/vpn_avp.h); the
+ * gateways tell it (vpncache/README.md "Path decision"): a dynamic
+ * destination gateway is the fa-pcn leg, HA -> the care-of address the fa-ha
+ * leg, HA -> anything else the ha-gw leg.  A shallow copy (NAIs are NULL). */
+static struct vpn_profile *ha_profiles_with_legs(struct agent *a, const struct aaa_har *har,
+                                                 struct in_addr coa)
+{
+    struct vpn_profile *p = calloc(har->n_profiles ? har->n_profiles : 1, sizeof(*p));
+    if (!p)
+        return NULL;
+    for (unsigned i = 0; i < har->n_profiles; i++) {
+        p[i] = har->profiles[i];
+        p[i].nai = NULL;
+        if (p[i].gw_type == VPN_GW_DYNAMIC)
+            p[i].leg = VPN_LEG_FA_PCN;
+        else if (p[i].src_gw.s_addr == a->cfg->ha.address.s_addr &&
+                 p[i].dst_gw.s_addr == coa.s_addr)
+            p[i].leg = VPN_LEG_FA_HA;
+        else
+            p[i].leg = VPN_LEG_HA_GW;
+    }
+    return p;
+}
+
+void ha_har_rx(struct agent *a, const struct aaa_har *har)
+{
+    struct ha_state *h = a->ha;
+    a->cnt.har_rx++;
+    agent_event(a, "rx", "HAR", har->origin_host, har->session_id, -1);
+    if (har->decode_rc) {
+        har_reject(a, har, har->decode_rc, har->decode_err ? har->decode_err : "malformed HAR");
+        return;
+    }
+    if (!har->session_id || !har->nai || !har->reg_req || !har->hoa.s_addr || !har->has_mn_ha ||
+        !har->nonce || !har->nonce_len || har->nonce_len > 255 || !har->mn_ha_key ||
+        !har->mn_ha_key_len || har->mn_ha_key_len > MIPD_KEY_MAX) {
+        har_reject(a, har, AAA_RC_MISSING_AVP,
+                   "HAR lacks Session-Id, User-Name, MIP-Reg-Request, MIP-Mobile-Node-Address or "
+                   "the MN-HA MSAs (key, nonce)");
+        return;
+    }
+    if (strlen(har->nai) >= MIPD_NAI_MAX || strlen(har->session_id) > VPN_SESSION_ID_MAX) {
+        har_reject(a, har, AAA_RC_INVALID_AVP_VALUE, "User-Name or Session-Id too long");
+        return;
+    }
+    if (har->mn_ha_alg != MIP_KEYGEN_ALG_HMAC_SHA1) {
+        har_reject(a, har, AAA_RC_INVALID_AVP_VALUE,
+                   "MIP-Algorithm-Type: only 2 (HMAC-SHA-1) is supported");
+        a->cnt.rrq_rx++;
+        return;
+    }
+    a->cnt.rrq_rx++;
+    struct mip_reg_request rq;
+    size_t off = 0;
+    enum mip_err err = mip_get_reg_request(har->reg_req, har->reg_req_len, &rq, &off);
+    if (err) {
+        a->cnt.rrq_malformed++;
+        har_reject(a, har, AAA_RC_INVALID_AVP_VALUE, "MIP-Reg-Request does not decode");
+        return;
+    }
+    uint32_t aaa_spi = rq.ext.mn_aaa.present ? rq.ext.mn_aaa.spi : 0;
+    uint16_t lifetime = rq.lifetime;
+    if (lifetime > a->cfg->ha.max_lifetime)
+        lifetime = (uint16_t)a->cfg->ha.max_lifetime;
+    if (har->has_lifetime && har->lifetime < lifetime)
+        lifetime = (uint16_t)har->lifetime;
+    struct mipd_sa sa;
+    struct keygen kg;
+    har_keys(har, aaa_spi, har->has_lifetime ? har->lifetime : lifetime, &sa, &kg);
+#define HAR_DENY(code, ident, why)                                                                 \
+    do {                                                                                           \
+        har_deny(a, har, &rq, (code), (ident), &sa, &kg, (why));                                   \
+        OPENSSL_cleanse(&sa, sizeof(sa));                                                          \
+        return;                                                                                    \
+    } while (0)
+    /* The request must be the one the AAA authorised (RFC 4004 §5.3). */
+    if (!rq.ext.has_nai || rq.ext.nai.len != strlen(har->nai) ||
+        memcmp(rq.ext.nai.ptr, har->nai, rq.ext.nai.len))
+        HAR_DENY(MIP_CODE_HA_POORLY_FORMED_REQUEST, rq.identification,
+                 "the request's NAI is not the HAR's User-Name");
+    struct mn_state *m = find_by_nai_str(h, har->nai);
+    if (m && !m->dynamic)
+        HAR_DENY(MIP_CODE_HA_ADMIN_PROHIBITED, rq.identification,
+                 "this NAI is configured for plain Mobile IP on this HA");
+    struct mn_state *other = find_by_hoa(h, har->hoa);
+    if (other && other != m)
+        HAR_DENY(MIP_CODE_HA_ADMIN_PROHIBITED, rq.identification,
+                 "the home address belongs to another mobile node");
+    if (!m && !(m = mn_dynamic_new(a, har->nai)))
+        HAR_DENY(MIP_CODE_HA_INSUFFICIENT_RESOURCES, rq.identification, "out of memory");
+    loop_timer_cancel(a->loop, &m->forget);
+    if (!m->b)
+        mn_set_hoa(a, m, har->hoa);
+    else if (m->dyn.home_addr.s_addr != har->hoa.s_addr) {
+        mn_idle(a, m);
+        HAR_DENY(MIP_CODE_HA_ADMIN_PROHIBITED, rq.identification,
+                 "the HAR names another home address than the binding's");
+    }
+    /* RFC 5944 §3.8.2.1: an MN-HA authenticator, when present, must verify with
+     * the MN-HA key: the HAR's (new) one, or the one of the current binding. */
+    if (rq.ext.mn_ha.present) {
+        bool ok = rq.ext.mn_ha.spi == sa.spi &&
+                  mip_verify_auth(har->reg_req, &rq.ext.mn_ha, sa.alg, sa.key, sa.keylen);
+        if (!ok && m->b && m->dyn.sa.keylen && rq.ext.mn_ha.spi == m->dyn.sa.spi)
+            ok = mip_verify_auth(har->reg_req, &rq.ext.mn_ha, m->dyn.sa.alg, m->dyn.sa.key,
+                                 m->dyn.sa.keylen);
+        if (!ok) {
+            a->cnt.rrq_auth_failed++;
+            mn_idle(a, m);
+            HAR_DENY(MIP_CODE_HA_MN_AUTH_FAILED, rq.identification, "bad MN-HA authenticator");
+        }
+    }
+    /* An MN that asked the AAA for a home agent (0.0.0.0 or all ones, RFC 4004
+     * §1) got us: the HAR names our address. */
+    struct mip_reg_request chk = rq;
+    if ((rq.home_agent.s_addr == 0 || rq.home_agent.s_addr == 0xffffffffu) &&
+        har->ha.s_addr == a->cfg->ha.address.s_addr)
+        chk.home_agent = a->cfg->ha.address;
+    const char *why = NULL;
+    uint8_t code = check_request(a, m, &chk, har->hoa, &why);
+    if (code) {
+        mn_idle(a, m);
+        HAR_DENY(code,
+                 code == MIP_CODE_HA_ID_MISMATCH ? mip_ident_resync(rq.identification, a->ntp_now())
+                                                 : rq.identification,
+                 why);
+    }
+    m->last_ident = rq.identification;
+    /* A newer request supersedes one still waiting for its BAs. */
+    if (m->txn)
+        reg_txn_abort(a, m->txn, "superseded by a newer registration");
+
+    struct mipd_sa fa_ha;
+    memset(&fa_ha, 0, sizeof(fa_ha));
+    bool has_fa_ha = har->has_fa_ha && har->fa_ha_key_len && har->fa_ha_key_len <= MIPD_KEY_MAX;
+    if (has_fa_ha) {
+        fa_ha.spi = har->fa_ha_spi;
+        fa_ha.keylen = har->fa_ha_key_len;
+        memcpy(fa_ha.key, har->fa_ha_key, har->fa_ha_key_len);
+        fa_ha.alg = MIP_AUTH_HMAC_MD5;
+    }
+    char hoa_s[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &har->hoa, hoa_s, sizeof(hoa_s));
+
+    /* RFC 5944 §3.8.3: deregistration. */
+    if (lifetime == 0 || rq.care_of_addr.s_addr == har->hoa.s_addr) {
+        if (m->b) {
+            binding_free(a, m->b, true);
+            a->cnt.deregistrations++;
+        }
+        if (a->vpn)
+            vpn_cache_remove_id(a->vpn, har->session_id);
+        log_info("%s (%s) deregistered via the AAA", har->nai, hoa_s);
+        a->cnt.rrq_accepted++;
+        uint8_t buf[MIP_MAX_MSG];
+        size_t n = build_reply(a, buf, sizeof(buf), MIP_CODE_ACCEPTED, 0, rq.identification,
+                               har->hoa, rq.ext.nai.ptr, rq.ext.nai.len, &kg, &sa, NULL);
+        answer_har(a, har->id, har->session_id, har->origin_host, AAA_RC_SUCCESS, NULL,
+                   n ? buf : NULL, n, har->hoa, false, 0);
+        m->dyn.sa = sa;
+        OPENSSL_cleanse(&sa, sizeof(sa));
+        OPENSSL_cleanse(&fa_ha, sizeof(fa_ha));
+        mn_idle(a, m);
+        return;
+    }
+    if (rq.care_of_addr.s_addr == 0) {
+        mn_idle(a, m);
+        HAR_DENY(MIP_CODE_HA_POORLY_FORMED_REQUEST, rq.identification, "care-of address 0");
+    }
+
+    struct reg_txn *t = calloc(1, sizeof(*t));
+    if (!t) {
+        mn_idle(a, m);
+        HAR_DENY(MIP_CODE_HA_INSUFFICIENT_RESOURCES, rq.identification, "out of memory");
+    }
+    t->m = m;
+    t->har_id = har->id;
+    t->session_id = strdup(har->session_id);
+    t->origin = har->origin_host ? strdup(har->origin_host) : NULL;
+    t->flags = rq.flags;
+    t->ident = rq.identification;
+    t->lifetime = lifetime;
+    t->coa = rq.care_of_addr;
+    t->src = rq.care_of_addr; /* the FA (its request came through the AAA) */
+    t->src_port = MIP_UDP_PORT;
+    t->sa = sa;
+    t->kg = kg;
+    t->has_fa_ha = has_fa_ha;
+    t->fa_ha = fa_ha;
+    OPENSSL_cleanse(&fa_ha, sizeof(fa_ha));
+    if (!t->session_id) {
+        reg_txn_free(t);
+        mn_idle(a, m);
+        HAR_DENY(MIP_CODE_HA_INSUFFICIENT_RESOURCES, rq.identification, "out of memory");
+    }
+
+    /* Kernel first (make-before-break inside binding_program). */
+    struct binding *b = m->b;
+    t->created = !b;
+    if (!b) {
+        b = binding_new(a, m);
+        if (!b) {
+            reg_txn_free(t);
+            mn_idle(a, m);
+            HAR_DENY(MIP_CODE_HA_INSUFFICIENT_RESOURCES, rq.identification, "out of memory");
+        }
+    } else {
+        t->old_coa = b->coa;
+    }
+    int rc = binding_program(a, b, rq.care_of_addr);
+    if (rc < 0) {
+        a->cnt.kernel_errors++;
+        if (t->created)
+            free(b);
+        reg_txn_free(t);
+        mn_idle(a, m);
+        HAR_DENY(MIP_CODE_HA_INSUFFICIENT_RESOURCES, rq.identification,
+                 "kernel refused the tunnel or route");
+    }
+    if (t->created) {
+        m->b = b;
+        h->n_bindings++;
+    }
+    /* Seed [0054]: cache the HA's VPN information (delete-then-set); keep the
+     * previous content to restore it if a PCN refuses. */
+    struct vpn_session *old = vpn_cache_find(a->vpn, har->session_id);
+    if (old) {
+        t->had_session = true;
+        t->old_coa = old->fa;
+        t->old_lifetime =
+            old->expires > agent_now_s(a) ? (uint32_t)(old->expires - agent_now_s(a)) : 1;
+        t->old_profiles = calloc(old->n_profiles ? old->n_profiles : 1, sizeof(*t->old_profiles));
+        for (unsigned i = 0; t->old_profiles && i < old->n_profiles; i++)
+            if (vpn_profile_copy(&t->old_profiles[i], &old->profiles[i]))
+                t->n_old = i + 1;
+    }
+    char cerr[VPN_ERR_MAX];
+    struct vpn_profile *prof = ha_profiles_with_legs(a, har, rq.care_of_addr);
+    bool cached =
+        prof && vpn_cache_set(a->vpn, har->session_id, har->nai, har->hoa, rq.care_of_addr, prof,
+                              har->n_profiles, lifetime, agent_now_s(a), cerr, sizeof(cerr));
+    if (!prof)
+        snprintf(cerr, sizeof(cerr), "out of memory");
+    if (prof) {
+        OPENSSL_cleanse(prof, har->n_profiles * sizeof(*prof));
+        free(prof);
+    }
+    if (!cached) {
+        a->cnt.vpn_cache_errors++;
+        log_warn("VPN information of %s refused by the cache: %s", har->session_id, cerr);
+        reg_undo(a, t); /* the cache is unchanged: the binding only */
+        reg_txn_free(t);
+        mn_idle(a, m);
+        HAR_DENY(MIP_CODE_HA_INSUFFICIENT_RESOURCES, rq.identification,
+                 "the VPN information could not be cached");
+    }
+    t->cache_set = true;
+    /* A new session of the same MN replaces the binding's old one. */
+    if (m->session_id && strcmp(m->session_id, har->session_id)) {
+        send_lifetime0_bus(a, m);
+        vpn_cache_remove_id(a->vpn, m->session_id);
+        free(m->session_id);
+        m->session_id = NULL;
+    }
+    /* Seed [0057]: a BU for each destination gateway that is dynamic. */
+    const char *bwhy = NULL;
+    if (send_bus(a, t, har, lifetime, &bwhy) < 0) {
+        reg_undo(a, t);
+        log_info("registration of %s (%s) via the AAA denied: %u %s (%s)", har->nai, hoa_s,
+                 MIP_CODE_HA_INSUFFICIENT_RESOURCES,
+                 mip_code_str(MIP_CODE_HA_INSUFFICIENT_RESOURCES), bwhy);
+        reg_txn_free(t);
+        mn_idle(a, m);
+        HAR_DENY(MIP_CODE_HA_INSUFFICIENT_RESOURCES, rq.identification, bwhy);
+    }
+#undef HAR_DENY
+    if (t->n_open > 0) {
+        m->txn = t; /* the HAA waits for the BAs (seed Fig. 27) */
+        OPENSSL_cleanse(&sa, sizeof(sa));
+        return;
+    }
+    reg_commit(a, m, t->har_id, t->session_id, t->origin, t->flags, t->ident, t->lifetime, t->src,
+               t->src_port, &t->sa, &t->kg, t->has_fa_ha, &t->fa_ha, t->coa);
+    reg_txn_free(t);
+    OPENSSL_cleanse(&sa, sizeof(sa));
 }
 
 void ha_rx(struct agent *a, const struct pkt_addr *from, const uint8_t *buf, size_t len)
 {
     if (len >= 1 && buf[0] == MIP_MSG_REG_REQUEST) {
         handle_rrq(a, from, buf, len);
+        return;
+    }
+    if (len >= 3 && buf[0] == MIP_MSG_EXPERIMENTAL && buf[2] == MIP_EXP_BINDING_ACK) {
+        bu_ba_rx(a, from, buf, len);
         return;
     }
     a->cnt.unknown_rx++;
@@ -431,8 +1350,10 @@ void ha_dump_bindings(struct agent *a, FILE *out)
     uint64_t now = loop_now_ms(a->loop);
     bool first = true;
     fputc('[', out);
-    for (size_t i = 0; h && i < h->n_mns; i++) {
-        struct binding *b = h->mns[i].b;
+    size_t bkt = 0;
+    for (struct hnode *n = h ? hmap_iter(&h->by_nai, &bkt, NULL) : NULL; n;
+         n = hmap_iter(&h->by_nai, &bkt, n)) {
+        struct binding *b = hmap_entry(n, struct mn_state, by_nai)->b;
         if (!b)
             continue;
         char hoa[INET_ADDRSTRLEN], coa[INET_ADDRSTRLEN], src[INET_ADDRSTRLEN];
@@ -444,11 +1365,16 @@ void ha_dump_bindings(struct agent *a, FILE *out)
         fprintf(out,
                 ",\"home_address\":\"%s\",\"care_of_address\":\"%s\",\"registered_by\":\"%s\","
                 "\"lifetime\":%u,\"lifetime_left\":%llu,\"reverse_tunnel\":%s,\"tunnel\":\"%s\","
-                "\"age_s\":%llu}",
+                "\"age_s\":%llu,\"via\":\"%s\",\"session\":",
                 hoa, coa, src, b->lifetime,
                 (unsigned long long)(b->expires_ms > now ? (b->expires_ms - now + 999) / 1000 : 0),
                 b->revtun ? "true" : "false", b->tun,
-                (unsigned long long)((now - b->created_ms) / 1000));
+                (unsigned long long)((now - b->created_ms) / 1000), b->via_aaa ? "aaa" : "udp");
+        if (b->mn->session_id)
+            ctl_json_str(out, b->mn->session_id);
+        else
+            fputs("null", out);
+        fputc('}', out);
         first = false;
     }
     fputc(']', out);

@@ -16,6 +16,20 @@
  * low 32 bits of the identification and their MN-HA authenticator is checked.
  * It re-registers at 2/3 of the granted lifetime and deregisters on command.
  *
+ * AAA mode (--mn-aaa SPI:HEXKEY, aaad/FLOWS.md): the MN shares a key with its
+ * home AAA, not with its HA.  Every request carries the NAI, the challenge of
+ * the latest advertisement and the MN-AAA authenticator (RFC 3012 §5, §8, as
+ * mipd/proto computes it and aaad/aaah.c verifies it); the HA's reply brings
+ * the RFC 3957 key generation nonce, from which the MN derives its MN-HA key
+ * (HMAC-SHA1(MN-AAA key, nonce || NAI), mip_mn_ha_key_derive) and checks the
+ * reply's MN-HA authenticator (HMAC-SHA1, the AAA's algorithm 2).  Later
+ * requests carry an MN-HA authenticator with that key too.  With
+ * --hoa 0.0.0.0 the home address comes from the AAA's pool: it is taken from
+ * the accepted reply (status "hoa"); while the MN has no address its requests
+ * go to the link broadcast address (a source of 0.0.0.0 is only accepted by
+ * the FA's kernel for a limited-broadcast destination, as for DHCP) and the FA
+ * answers by link broadcast.
+ *
  * Control socket (UNIX stream, one command per line, plain word or
  * {"cmd":"..."}): status | register | deregister | quit.  Replies are one JSON
  * line; `mnemu --ctl SOCKET --query CMD` is the matching client (prints the
@@ -27,6 +41,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <ifaddrs.h>
 #include <inttypes.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -96,9 +111,18 @@ static struct {
     /* options */
     const char *iface, *nai, *ctl_path, *events_path, *name;
     struct in_addr hoa, ha;
+    struct in_addr hoa_cfg; /* as given: 0.0.0.0 = from the AAA's pool */
+    /* MN-HA SA: from the options (plain) or derived with RFC 3957 (AAA mode) */
+    bool have_sa;
     uint32_t spi;
     uint8_t key[MAX_KEY];
     size_t keylen;
+    enum mip_auth_alg alg;
+    /* AAA mode: MN-AAA SA (RFC 3012) */
+    bool aaa;
+    uint32_t aaa_spi;
+    uint8_t aaa_key[MAX_KEY];
+    size_t aaa_keylen;
     unsigned lifetime;
     bool reverse;
     /* sockets */
@@ -283,10 +307,11 @@ static int open_link_sockets(void)
     if (g.udp < 0 || setsockopt(g.udp, SOL_SOCKET, SO_BINDTODEVICE, g.iface, (socklen_t)ifl) < 0)
         goto fail;
     setsockopt(g.udp, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    setsockopt(g.udp, SOL_SOCKET, SO_BROADCAST, &one, sizeof(one));
     /* The home address is put on the new interface just after it appears. */
     setsockopt(g.udp, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
     struct sockaddr_in sa = {
-        .sin_family = AF_INET, .sin_port = htons(MIP_UDP_PORT), .sin_addr = g.hoa};
+        .sin_family = AF_INET, .sin_port = htons(MIP_UDP_PORT), .sin_addr = g.hoa_cfg};
     if (bind(g.udp, (struct sockaddr *)&sa, sizeof(sa)) < 0)
         goto fail;
     return 0;
@@ -372,6 +397,19 @@ static void drain_netlink(void)
 
 /* --- registration ---------------------------------------------------------- */
 
+static bool iface_has_ipv4(void)
+{
+    struct ifaddrs *ifa;
+    bool found = false;
+    if (getifaddrs(&ifa) < 0)
+        return true; /* cannot tell: unicast as usual */
+    for (struct ifaddrs *i = ifa; i; i = i->ifa_next)
+        if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && !strcmp(i->ifa_name, g.iface))
+            found = true;
+    freeifaddrs(ifa);
+    return found;
+}
+
 static void send_rrq(void)
 {
     struct pending *p = &g.pend;
@@ -401,13 +439,23 @@ static void send_rrq(void)
     mip_put_nai(&w, g.nai, strlen(g.nai));
     if (g.ag.has_chal)
         mip_put_challenge(&w, g.ag.chal, g.ag.chal_len);
-    mip_put_auth_hmac_md5(&w, MIP_EXT_MN_HA_AUTH, g.spi, g.key, g.keylen);
+    if (g.have_sa)
+        mip_put_auth(&w, MIP_EXT_MN_HA_AUTH, g.spi, g.alg, g.key, g.keylen);
+    /* RFC 3012 §5: the MN-AAA authenticator comes last and covers the
+     * challenge; without a challenge the FA denies (105). */
+    if (g.aaa && g.ag.has_chal)
+        mip_put_mn_aaa_auth(&w, g.aaa_spi, g.aaa_key, g.aaa_keylen, g.ag.chal, g.ag.chal_len);
     if (w.err != MIP_OK) {
         event("error", ",\"what\":\"encode\",\"err\":\"%s\"", mip_err_str(w.err));
         return;
     }
     struct sockaddr_in d = {
         .sin_family = AF_INET, .sin_port = htons(MIP_UDP_PORT), .sin_addr = p->fa};
+    /* No address on the link yet (pool mode): our source is 0.0.0.0, which
+     * the FA's kernel only takes for the limited-broadcast destination (as
+     * DHCP relies on). */
+    if (!iface_has_ipv4())
+        d.sin_addr.s_addr = htonl(INADDR_BROADCAST);
     int err = 0;
     if (p->tries == 0 && p->resyncs == 0)
         p->first_sent_ms = mono_ms_f();
@@ -419,9 +467,9 @@ static void send_rrq(void)
     p->next_ms = mono_ms() + (1000u << p->tries);
     p->tries++;
     event("rrq_sent",
-          ",\"fa\":\"%s\",\"coa\":\"%s\",\"lifetime\":%u,\"try\":%d,\"T\":%s,\"challenge\":%s,"
-          "\"id\":%" PRIu32 "%s%s%s",
-          ip_str(p->fa), ip_str(p->coa), rq.lifetime, p->tries,
+          ",\"fa\":\"%s\",\"coa\":\"%s\",\"hoa\":\"%s\",\"lifetime\":%u,\"try\":%d,"
+          "\"T\":%s,\"challenge\":%s,\"id\":%" PRIu32 "%s%s%s",
+          ip_str(p->fa), ip_str(p->coa), ip_str(rq.home_addr), rq.lifetime, p->tries,
           (rq.flags & MIP_RRQ_FLAG_T) ? "true" : "false", g.ag.has_chal ? "true" : "false",
           (uint32_t)rq.identification, err ? ",\"error\":\"" : "", err ? strerror(err) : "",
           err ? "\"" : "");
@@ -447,6 +495,8 @@ static void start_registration(bool dereg)
 
 static void handle_reply(const uint8_t *buf, size_t len, struct in_addr from)
 {
+    if (len >= 1 && buf[0] == MIP_MSG_REG_REQUEST)
+        return; /* our own broadcast request, looped back (pool mode) */
     struct mip_reg_reply rp;
     size_t off = 0;
     enum mip_err e = mip_get_reg_reply(buf, len, &rp, &off);
@@ -468,10 +518,26 @@ static void handle_reply(const uint8_t *buf, size_t len, struct in_addr from)
     }
     const char *auth = "absent";
     bool auth_ok = false;
-    if (rp.ext.mn_ha.present) {
-        auth_ok = rp.ext.mn_ha.spi == g.spi &&
-                  mip_verify_auth_hmac_md5(buf, &rp.ext.mn_ha, g.key, g.keylen);
+    /* RFC 3957: a new MN-HA key from the nonce, checked on this very reply. */
+    bool new_sa = false;
+    uint8_t nkey[MIP_MN_HA_KEY_LEN];
+    if (g.aaa && rp.ext.keygen.present) {
+        const struct mip_keygen_reply *k = &rp.ext.keygen;
+        if (k->alg == MIP_KEYGEN_ALG_HMAC_SHA1 && k->aaa_spi == g.aaa_spi &&
+            mip_mn_ha_key_derive(g.aaa_key, g.aaa_keylen, k->nonce.ptr, k->nonce.len, g.nai,
+                                 strlen(g.nai), nkey) &&
+            rp.ext.mn_ha.present && rp.ext.mn_ha.spi == k->ha_spi &&
+            mip_verify_auth(buf, &rp.ext.mn_ha, MIP_AUTH_HMAC_SHA1, nkey, sizeof(nkey))) {
+            auth_ok = true;
+            new_sa = true;
+        }
         auth = auth_ok ? "ok" : "bad";
+    } else if (rp.ext.mn_ha.present && g.have_sa) {
+        auth_ok = rp.ext.mn_ha.spi == g.spi &&
+                  mip_verify_auth(buf, &rp.ext.mn_ha, g.alg, g.key, g.keylen);
+        auth = auth_ok ? "ok" : "bad";
+    } else if (rp.ext.mn_ha.present) {
+        auth = "no key";
     }
     double ms = mono_ms_f() - p->first_sent_ms;
     event("rrp",
@@ -484,6 +550,20 @@ static void handle_reply(const uint8_t *buf, size_t len, struct in_addr from)
         /* RFC 5944 §3.6.2.1: an accepted reply must authenticate; drop it. */
         g.bad_replies++;
         return;
+    }
+    if (new_sa) {
+        g.have_sa = true;
+        g.spi = rp.ext.keygen.ha_spi;
+        memcpy(g.key, nkey, sizeof(nkey));
+        g.keylen = sizeof(nkey);
+        g.alg = MIP_AUTH_HMAC_SHA1;
+        event("mn_ha_key", ",\"spi\":%" PRIu32 ",\"lifetime\":%" PRIu32, g.spi,
+              rp.ext.keygen.lifetime);
+    }
+    if (accepted && !p->dereg && rp.home_addr.s_addr && rp.home_addr.s_addr != g.hoa.s_addr) {
+        /* The home address the AAA assigned (pool): requests name it from now. */
+        event("hoa", ",\"hoa\":\"%s\",\"was\":\"%s\"", ip_str(rp.home_addr), ip_str(g.hoa));
+        g.hoa = rp.home_addr;
     }
     g.last_code = rp.code;
     if (rp.code == MIP_CODE_HA_ID_MISMATCH && auth_ok && p->resyncs < 1) {
@@ -651,13 +731,15 @@ static void status(int fd)
           "\"granted_lifetime\":%u,\"reverse_tunnel\":%s,\"last_code\":%s,"
           "\"last_code_str\":\"%s\",\"registrations\":%" PRIu64 ",\"rrq_sent\":%" PRIu64
           ",\"timeouts\":%" PRIu64 ",\"adverts\":%" PRIu64 ",\"last_reg_ms\":%s,"
-          "\"pending\":%s}",
+          "\"pending\":%s,\"aaa\":%s,\"hoa_from_pool\":%s,\"mn_ha_spi\":%" PRIu32 "}",
           g.name, g.nai, ip_str(g.hoa), ip_str(g.ha), g.iface, g.link_usable ? "true" : "false",
           state_name[g.st], reg ? ip_str(g.reg_fa) : "", reg ? ip_str(g.reg_coa) : "",
           g.ag.valid ? ip_str(g.ag.src) : "", g.ag.valid ? ip_str(g.ag.coa) : "", left,
           reg ? g.granted : 0, reg && g.reg_reverse ? "true" : "false", code,
           g.last_code >= 0 ? mip_code_str((uint8_t)g.last_code) : "", g.registrations, g.rrq_sent,
-          g.timeouts, g.adverts, last_ms, g.pend.active ? "true" : "false");
+          g.timeouts, g.adverts, last_ms, g.pend.active ? "true" : "false",
+          g.aaa ? "true" : "false", g.hoa_cfg.s_addr == 0 ? "true" : "false",
+          g.have_sa ? g.spi : 0);
 }
 
 static void command(int fd, char *line)
@@ -868,24 +950,54 @@ static int hexval(int c)
     return -1;
 }
 
+static int parse_hex(const char *what, const char *hex, uint8_t *out, size_t *outlen)
+{
+    size_t kl = strlen(hex);
+    if (kl == 0 || kl % 2 || kl / 2 > MAX_KEY) {
+        fprintf(stderr, "mnemu: %s: the key must be 1..%d octets of hex\n", what, MAX_KEY);
+        return -1;
+    }
+    for (size_t i = 0; i < kl; i += 2) {
+        int hi = hexval(hex[i]), lo4 = hexval(hex[i + 1]);
+        if (hi < 0 || lo4 < 0) {
+            fprintf(stderr, "mnemu: %s: the key must be hex\n", what);
+            return -1;
+        }
+        out[i / 2] = (uint8_t)(hi << 4 | lo4);
+    }
+    *outlen = kl / 2;
+    return 0;
+}
+
 static void usage(void)
 {
-    fprintf(stderr, "usage: mnemu --iface IF --nai NAI --hoa IP --ha IP --spi N --key HEX\n"
+    fprintf(stderr, "usage: mnemu --iface IF --nai NAI --hoa IP --ha IP (--spi N --key HEX |"
+                    " --mn-aaa SPI:HEX)\n"
                     "             [--lifetime S] [--reverse-tunnel] --ctl SOCKET [--events FILE]"
                     " [--name NAME]\n"
+                    "       --mn-aaa: AAA mode (MN-AAA key, RFC 3012; MN-HA key from RFC 3957);\n"
+                    "                 --hoa 0.0.0.0 then asks for an address from the pool\n"
                     "       mnemu --ctl SOCKET --query status|register|deregister|quit\n");
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"iface", required_argument, NULL, 'i'},    {"nai", required_argument, NULL, 'n'},
-        {"hoa", required_argument, NULL, 'a'},      {"ha", required_argument, NULL, 'H'},
-        {"spi", required_argument, NULL, 's'},      {"key", required_argument, NULL, 'k'},
-        {"lifetime", required_argument, NULL, 'l'}, {"reverse-tunnel", no_argument, NULL, 'T'},
-        {"ctl", required_argument, NULL, 'c'},      {"events", required_argument, NULL, 'e'},
-        {"name", required_argument, NULL, 'N'},     {"query", required_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+    static const struct option lo[] = {{"iface", required_argument, NULL, 'i'},
+                                       {"nai", required_argument, NULL, 'n'},
+                                       {"hoa", required_argument, NULL, 'a'},
+                                       {"ha", required_argument, NULL, 'H'},
+                                       {"spi", required_argument, NULL, 's'},
+                                       {"key", required_argument, NULL, 'k'},
+                                       {"lifetime", required_argument, NULL, 'l'},
+                                       {"reverse-tunnel", no_argument, NULL, 'T'},
+                                       {"ctl", required_argument, NULL, 'c'},
+                                       {"events", required_argument, NULL, 'e'},
+                                       {"name", required_argument, NULL, 'N'},
+                                       {"query", required_argument, NULL, 'q'},
+                                       {"mn-aaa", required_argument, NULL, 'A'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+    const char *mn_aaa = NULL;
     const char *hoa = NULL, *ha = NULL, *key = NULL, *query_cmd = NULL;
     bool have_spi = false;
     int c;
@@ -942,6 +1054,9 @@ int main(int argc, char **argv)
         case 'q':
             query_cmd = optarg;
             break;
+        case 'A':
+            mn_aaa = optarg;
+            break;
         default:
             usage();
             return 2;
@@ -949,7 +1064,7 @@ int main(int argc, char **argv)
     }
     if (query_cmd && g.ctl_path)
         return query(g.ctl_path, query_cmd);
-    if (!g.iface || !g.nai || !hoa || !ha || !have_spi || !key || !g.ctl_path ||
+    if (!g.iface || !g.nai || !hoa || !ha || (!mn_aaa && (!have_spi || !key)) || !g.ctl_path ||
         strlen(g.iface) >= IFNAMSIZ || strlen(g.nai) > 255) {
         usage();
         return 2;
@@ -958,20 +1073,27 @@ int main(int argc, char **argv)
         fprintf(stderr, "mnemu: bad --hoa or --ha\n");
         return 2;
     }
-    size_t kl = strlen(key);
-    if (kl == 0 || kl % 2 || kl / 2 > MAX_KEY) {
-        fprintf(stderr, "mnemu: --key must be 1..%d octets of hex\n", MAX_KEY);
+    if (g.hoa.s_addr == 0 && !mn_aaa) {
+        fprintf(stderr, "mnemu: --hoa 0.0.0.0 (an address from the pool) needs --mn-aaa\n");
         return 2;
     }
-    for (size_t i = 0; i < kl; i += 2) {
-        int hi = hexval(key[i]), lo4 = hexval(key[i + 1]);
-        if (hi < 0 || lo4 < 0) {
-            fprintf(stderr, "mnemu: --key must be hex\n");
+    g.hoa_cfg = g.hoa;
+    if (key && parse_hex("--key", key, g.key, &g.keylen) < 0)
+        return 2;
+    g.have_sa = key && have_spi;
+    g.alg = MIP_AUTH_HMAC_MD5;
+    if (mn_aaa) {
+        char *colon = strchr(mn_aaa, ':'), *end;
+        unsigned long v = colon ? strtoul(mn_aaa, &end, 0) : 0;
+        if (!colon || end != colon || v < 256 || v > UINT32_MAX) {
+            fprintf(stderr, "mnemu: --mn-aaa must be SPI:HEXKEY with SPI >= 256\n");
             return 2;
         }
-        g.key[i / 2] = (uint8_t)(hi << 4 | lo4);
+        g.aaa_spi = (uint32_t)v;
+        if (parse_hex("--mn-aaa", colon + 1, g.aaa_key, &g.aaa_keylen) < 0)
+            return 2;
+        g.aaa = true;
     }
-    g.keylen = kl / 2;
     if (!g.name)
         g.name = g.nai;
     for (int i = 0; i < MAX_CLIENTS; i++)
@@ -997,8 +1119,9 @@ int main(int argc, char **argv)
     if (ctl_open() < 0)
         return 1;
     (void)mip_ident_now(); /* seeds the DRBG now, not on the first request */
-    event("start", ",\"nai\":\"%s\",\"hoa\":\"%s\",\"ha\":\"%s\",\"reverse_tunnel\":%s", g.nai,
-          ip_str(g.hoa), ip_str(g.ha), g.reverse ? "true" : "false");
+    event("start", ",\"nai\":\"%s\",\"hoa\":\"%s\",\"ha\":\"%s\",\"reverse_tunnel\":%s,\"aaa\":%s",
+          g.nai, ip_str(g.hoa), ip_str(g.ha), g.reverse ? "true" : "false",
+          g.aaa ? "true" : "false");
     check_link();
 
     while (!g_quit) {

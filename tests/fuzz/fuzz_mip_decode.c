@@ -23,6 +23,7 @@ static void check_auth(const uint8_t *buf, size_t len, const struct mip_auth_ext
     CHECK(a->covered_len <= len && a->offset < a->covered_len);
     CHECK(a->authenticator.ptr >= buf && a->authenticator.ptr + a->authenticator.len <= buf + len);
     (void)mip_verify_auth_hmac_md5(buf, a, KEY, sizeof(KEY));
+    (void)mip_verify_auth(buf, a, MIP_AUTH_HMAC_SHA1, KEY, sizeof(KEY));
 }
 
 static void check_exts(const uint8_t *buf, size_t len, const struct mip_exts *x)
@@ -42,6 +43,15 @@ static void check_exts(const uint8_t *buf, size_t len, const struct mip_exts *x)
     }
     if (x->has_nai)
         CHECK(x->nai.ptr >= buf && x->nai.ptr + x->nai.len <= buf + len);
+    if (x->keygen.present) {
+        /* RFC 3957 key reply: the nonce lies inside, and derivation works on it. */
+        CHECK(x->keygen.nonce.len >= 1 && x->keygen.nonce.ptr >= buf &&
+              x->keygen.nonce.ptr + x->keygen.nonce.len <= buf + len);
+        uint8_t k[MIP_MN_HA_KEY_LEN];
+        if (x->has_nai)
+            (void)mip_mn_ha_key_derive(KEY, sizeof(KEY), x->keygen.nonce.ptr, x->keygen.nonce.len,
+                                       x->nai.ptr, x->nai.len, k);
+    }
     for (unsigned i = 0; i < x->n_cvse; i++)
         CHECK(x->cvse[i].data.ptr >= buf && x->cvse[i].data.ptr + x->cvse[i].data.len <= buf + len);
     uint32_t spi;

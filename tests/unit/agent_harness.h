@@ -90,6 +90,8 @@ static inline void h_free(struct harness *h)
         ha_fini(&h->a);
     if (h->a.fa)
         fa_fini(&h->a);
+    if (h->a.pcn)
+        pcn_fini(&h->a);
     /* Everything the agent installed must be gone once it has shut down. */
     assert_int_equal(dp_count(h->a.dp, -1), 0);
     dp_free(h->a.dp);

@@ -100,8 +100,106 @@ static void test_good_fa(void **st)
     assert_int_equal(c.fa.n_ha_peers, 1);
     assert_int_equal(c.fa.adv_interval_ms, 1000);
     config_free(&c);
-    expect_error(fa, ROLE_FA, "access_links = ( { interface = \"acc0\"; }, { interface = \"acc1\"; } )",
+    expect_error(fa, ROLE_FA,
+                 "access_links = ( { interface = \"acc0\"; }, { interface = \"acc1\"; } )",
                  "access_links = ( )", "'access_links' must be a non-empty list");
+}
+
+static const char *good_pcn =
+    "identity = \"pcn.partner.example\";\n"
+    "pcn: {\n address = \"192.0.2.70\";\n serves = ( \"172.16.60.0/24\", \"172.16.61.0/24\" );\n"
+    " replay_window = 9;\n"
+    " ha_peers = ( { address = \"10.10.0.1\"; spi = 4096;\n"
+    "   key = \"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\"; } );\n};\n";
+
+static void test_good_pcn(void **st)
+{
+    (void)st;
+    struct mipd_config c;
+    char err[256] = "";
+    assert_int_equal(config_load_string(&c, good_pcn, "pcn.conf", ROLE_PCN, err, sizeof(err)), 0);
+    assert_string_equal(c.identity, "pcn.partner.example");
+    assert_string_equal(c.ctl_path, "/run/mipd-pcn.sock");
+    assert_int_equal(c.pcn.n_serves, 2);
+    assert_int_equal(c.pcn.serves[1].len, 24);
+    assert_int_equal(c.pcn.replay_window, 9);
+    assert_int_equal(c.pcn.n_ha_peers, 1);
+    assert_int_equal(c.pcn.ha_peers[0].sa.spi, 4096);
+    assert_int_equal(c.pcn.ha_peers[0].sa.keylen, 32);
+    config_free(&c);
+    assert_string_equal(mipd_role_str(ROLE_PCN), "pcn");
+}
+
+static void test_pcn_errors(void **st)
+{
+    (void)st;
+    expect_error(good_pcn, ROLE_PCN, "\"172.16.61.0/24\"", "\"172.16.61.1/24\"",
+                 "t.conf:4: \"172.16.61.1/24\" has host bits set (did you mean 172.16.61.0/24?)");
+    expect_error(good_pcn, ROLE_PCN, "\"172.16.61.0/24\"", "\"172.16.61.0/33\"",
+                 "t.conf:4: \"172.16.61.0/33\": prefix length must be 0..32");
+    expect_error(good_pcn, ROLE_PCN, "\"172.16.61.0/24\"", "\"172.16.60.0/24\"",
+                 "t.conf:4: served prefix listed twice");
+    /* RFC 4868: 32-octet HMAC-SHA-256 keys */
+    expect_error(good_pcn, ROLE_PCN, "101112131415161718191a1b1c1d1e1f\"", "\"",
+                 "t.conf:7: 'key' must be 64 to 128 hex digits");
+    expect_error(good_pcn, ROLE_PCN, " replay_window = 9;", " replay_windw = 9;",
+                 "t.conf:5: unknown setting 'replay_windw' in pcn");
+    expect_error(good_pcn, ROLE_PCN, "spi = 4096;", "spi = 4096; port = 1;",
+                 "t.conf:6: unknown setting 'port' in ha_peers");
+    expect_error(good_pcn, ROLE_PCN, " ha_peers = (", " ha_peerz = (",
+                 "t.conf:6: unknown setting 'ha_peerz' in pcn");
+    expect_error(good_pcn, ROLE_PCN, "pcn: {", "pcx: {", "t.conf:2: unknown setting 'pcx'");
+    expect_error(good_ha, ROLE_PCN, "vendor_id", "vendor_id",
+                 "missing group 'pcn: { ... };' for role pcn");
+}
+
+static void test_aaa_sections(void **st)
+{
+    (void)st;
+    const char *ha =
+        "ha: {\n address = \"10.10.0.1\";\n home_link = \"home0\";\n"
+        " aaa = { diameter_conf = \"/dev/null\"; };\n"
+        " pcn_peers = ( { address = \"192.0.2.70\"; spi = 4096;\n"
+        "   key = \"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\"; } );\n"
+        " bu_timeout_ms = 500;\n bu_retries = 4;\n};\n";
+    struct mipd_config c;
+    char err[256] = "";
+    assert_int_equal(config_load_string(&c, ha, "ha.conf", ROLE_HA, err, sizeof(err)), 0);
+    assert_true(c.ha.aaa.enabled);
+    assert_string_equal(c.ha.aaa.diameter_conf, "/dev/null");
+    assert_int_equal(c.ha.n_mns, 0); /* AAA mode: no mobile_nodes needed */
+    assert_int_equal(c.ha.n_pcn_peers, 1);
+    assert_int_equal(c.ha.bu_timeout_ms, 500);
+    assert_int_equal(c.ha.bu_retries, 4);
+    config_free(&c);
+    assert_int_equal(config_load_string(&c, good_ha, "ha.conf", ROLE_HA, err, sizeof(err)), 0);
+    assert_false(c.ha.aaa.enabled);
+    assert_int_equal(c.ha.bu_timeout_ms, 1000); /* FLOWS: 1 s, doubling, 3 tries */
+    assert_int_equal(c.ha.bu_retries, 3);
+    config_free(&c);
+    expect_error(ha, ROLE_HA, "\"/dev/null\"", "\"/nonexistent/fd.conf\"",
+                 "t.conf:4: diameter_conf \"/nonexistent/fd.conf\": No such file or directory");
+    expect_error(ha, ROLE_HA, "diameter_conf = \"/dev/null\";", "timeout_ms = 5;",
+                 "t.conf:4: unknown setting 'timeout_ms' in aaa");
+    expect_error(ha, ROLE_HA, "diameter_conf = \"/dev/null\";", "",
+                 "t.conf:4: missing 'diameter_conf'");
+    expect_error(ha, ROLE_HA, "bu_retries = 4", "bu_retries = 0",
+                 "t.conf:8: 'bu_retries' = 0 is out of range [1, 10]");
+    expect_error(ha, ROLE_HA, "key = \"000102", "key = \"0001",
+                 "t.conf:6: 'key' must be 64 to 128 hex digits");
+
+    const char *fa =
+        "fa: {\n address = \"192.0.2.11\";\n access_links = ( { interface = \"acc0\"; } );\n"
+        " challenge = true;\n aaa = { diameter_conf = \"/dev/null\"; timeout_ms = 7000; };\n};\n";
+    assert_int_equal(config_load_string(&c, fa, "fa.conf", ROLE_FA, err, sizeof(err)), 0);
+    assert_true(c.fa.aaa.enabled);
+    assert_int_equal(c.fa.aaa.timeout_ms, 7000);
+    config_free(&c);
+    expect_error(fa, ROLE_FA, "timeout_ms = 7000", "timeout_ms = 50",
+                 "t.conf:5: 'timeout_ms' = 50 is out of range [100, 600000]");
+    expect_error(fa, ROLE_FA, "challenge = true", "challenge = false",
+                 "t.conf:4: 'challenge' must be true in AAA mode");
+    expect_error(fa, ROLE_FA, "aaa = {", "aaa = 3; x = {", "t.conf:5: 'aaa' must be a group");
 }
 
 static void test_missing_file(void **st)
@@ -121,6 +219,9 @@ int main(void)
         cmocka_unit_test(test_duplicates_rejected),
         cmocka_unit_test(test_good_fa),
         cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_good_pcn),
+        cmocka_unit_test(test_pcn_errors),
+        cmocka_unit_test(test_aaa_sections),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
