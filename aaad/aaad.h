@@ -48,7 +48,13 @@ struct msg;
     X(fwd_profile_errors)                                                                          \
     X(cache_set)                                                                                   \
     X(cache_forget)                                                                                \
-    X(cache_expired)
+    X(cache_expired)                                                                               \
+    X(move_local)                                                                                  \
+    X(move_undone)                                                                                 \
+    X(str_local)                                                                                   \
+    X(str_relayed)                                                                                 \
+    X(prev_fa_mismatch)                                                                            \
+    X(prev_fa_from_ha)
 
 #define AAAD_MAX_CODES 32 /* distinct denial result codes counted */
 
@@ -94,9 +100,23 @@ void aaad_event(const char *node, const char *dir, const char *msg, const char *
 /* ---- freeDiameter helpers diam.h does not offer (aaad_fd.c) ------------------------------ */
 
 /* Interprets the AVP values of a message freeDiameter has only split into AVPs: it does so
- * for messages it handles locally, not for those it forwards (routing_dispatch.c), whose
- * values diam_get_* cannot read until then.  Idempotent; 0 or an errno. */
+ * for messages it handles locally, not for those it forwards (routing_dispatch.c; diam.h's
+ * forward callback gets them resolved, aaad_take_requests() below resolves them itself).
+ * Idempotent; 0 or an errno. */
 int aaad_msg_parse(struct msg *m);
+/* Takes application-2 requests whose command is one of cmds[0..n) (n <= 4) off freeDiameter's
+ * forwarding path, AVPs resolved: cb runs on a freeDiameter routing thread, before
+ * diam_on_forward's callback, and returns true when it has taken the message (it must then
+ * diam_post() it to the loop, which answers it or hands it back with aaad_forward()), false to
+ * let freeDiameter forward it as usual.  One registration per process.  0 or an errno. */
+typedef bool (*aaad_take_cb)(void *ctx, struct msg *req, uint32_t cmd);
+int aaad_take_requests(const uint32_t *cmds, size_t n, aaad_take_cb cb, void *ctx);
+/* Forwards a taken request as freeDiameter would have (routing by Destination-Host/-Realm; the
+ * answer goes back to the peer it came from through the forwarding path).  *m is consumed;
+ * 0 or an errno (the message is then freed, keys wiped). */
+int aaad_forward(struct msg **m);
+/* The realm a peer announced in its CER/CEA; false if unknown. */
+bool aaad_peer_realm(const char *diamid, char *buf, size_t len);
 /* Identity of the peer a received message came from ("?" if unknown). */
 void aaad_msg_source(struct msg *m, char *buf, size_t len);
 /* Where an answer goes back to: the peer its request came from ("?" if unknown). */
@@ -134,6 +154,12 @@ void aaad_foreign_dump_vpn(const struct aaad_foreign *f, FILE *out);
 /* The AAAF's VPN information cache (kept for intra-domain moves answered locally, seed
  * [0063]-[0067]; read-only here). */
 const struct vpn_cache *aaad_foreign_cache(const struct aaad_foreign *f);
+
+/* RFC 4004 §9.x MSA grouped AVP on m: SPI (when spi_code != 0), MIP-Algorithm-Type alg, the
+ * replay mode (when not 0), nonce (when given), MIP-Session-Key (when given).  0 or an errno. */
+int aaad_add_msa(struct msg *m, uint32_t code, uint32_t spi_code, uint32_t spi, uint32_t alg,
+                 int replay, const uint8_t *nonce, size_t nonce_len, const uint8_t *key,
+                 size_t key_len);
 
 /* Writes vpn_cache_dump_json()'s items of c with "set":set added to each, without the array
  * brackets, preceded by a comma unless *first (which it then clears). */

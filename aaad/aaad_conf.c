@@ -186,10 +186,11 @@ static int load_foreign(struct cfgctx *x, config_setting_t *root, struct aaad_co
     const config_setting_t *g = config_setting_get_member(root, "foreign");
     if (g && !config_setting_is_group(g))
         return fail(x, g, "'foreign' must be a group 'foreign: { ... };'");
-    static const char *const known[] = {"amr_timeout_ms", "expire_interval_ms"};
-    if ((g && check_known(x, g, "'foreign'", known, 2)) ||
+    static const char *const known[] = {"amr_timeout_ms", "expire_interval_ms", "require_tls"};
+    if ((g && check_known(x, g, "'foreign'", known, 3)) ||
         get_uint(x, g, "amr_timeout_ms", 100, 600000, 5000, &c->foreign.amr_timeout_ms) ||
-        get_uint(x, g, "expire_interval_ms", 100, 3600000, 1000, &c->foreign.expire_interval_ms))
+        get_uint(x, g, "expire_interval_ms", 100, 3600000, 1000, &c->foreign.expire_interval_ms) ||
+        get_bool(x, g, "require_tls", true, &c->foreign.require_tls))
         return -1;
     return 0;
 }

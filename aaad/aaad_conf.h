@@ -48,6 +48,7 @@ struct aaad_conf {
     struct {
         uint32_t amr_timeout_ms; /* how long a forwarded AMR waits for its AMA */
         uint32_t expire_interval_ms;
+        bool require_tls; /* an AMR from an FA connected without TLS: 5025 (keys would cross) */
     } foreign;
 };
 

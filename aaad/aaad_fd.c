@@ -2,6 +2,7 @@
  * thread: freeDiameter locks its peer list itself. */
 #include "aaad.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -9,6 +10,8 @@
 #include <freeDiameter/libfdcore.h>
 
 #include "diam.h"
+#include "log.h"
+#include "mip4vpn_dict.h"
 #include "vpn_profile.h"
 
 #define AVP_DESTINATION_REALM 283
@@ -26,6 +29,80 @@ static void copy_id(char *buf, size_t len, const char *id, size_t idlen)
 int aaad_msg_parse(struct msg *m)
 {
     return fd_msg_parse_dict(m, fd_g_config->cnf_dict, NULL);
+}
+
+/* ---- taking requests off the forwarding path ---------------------------------------------- */
+
+#define TAKE_MAX_CMDS 4
+
+static struct {
+    uint32_t cmds[TAKE_MAX_CMDS];
+    size_t n;
+    aaad_take_cb cb;
+    void *ctx;
+    struct fd_rt_fwd_hdl *hdl;
+} g_take;
+
+/* freeDiameter routing-in thread, for every request it is about to forward.  RT_FWD_REQ
+ * handlers run before RT_FWD_ALL ones (routing_dispatch.c orders them by direction), so the
+ * message is ours before diam_on_forward's callback could see it. */
+static int take_fwd(void *cbdata, struct msg **m)
+{
+    (void)cbdata;
+    struct msg_hdr *hdr = NULL;
+    if (!*m || fd_msg_hdr(*m, &hdr) || !(hdr->msg_flags & CMD_FLAG_REQUEST) ||
+        hdr->msg_appl != MIP4_APPLICATION_ID)
+        return 0;
+    bool want = false;
+    for (size_t i = 0; i < g_take.n; i++)
+        want |= hdr->msg_code == g_take.cmds[i];
+    if (!want)
+        return 0;
+    if (aaad_msg_parse(*m) != 0) {
+        log_warn("request %u to forward does not parse against our dictionary: passed on unread",
+                 hdr->msg_code);
+        return 0;
+    }
+    if (g_take.cb(g_take.ctx, *m, hdr->msg_code))
+        *m = NULL; /* ours now: the loop answers it or hands it back (aaad_forward) */
+    return 0;
+}
+
+int aaad_take_requests(const uint32_t *cmds, size_t n, aaad_take_cb cb, void *ctx)
+{
+    if (g_take.hdl || !n || n > TAKE_MAX_CMDS || !cb)
+        return EINVAL;
+    memcpy(g_take.cmds, cmds, n * sizeof(*cmds));
+    g_take.n = n;
+    g_take.cb = cb;
+    g_take.ctx = ctx;
+    /* Unregistered by freeDiameter itself at shutdown (fd_rtdisp_cleanup). */
+    return fd_rt_fwd_register(take_fwd, NULL, RT_FWD_REQ, &g_take.hdl);
+}
+
+int aaad_forward(struct msg **m)
+{
+    /* What freeDiameter's forwarding does after the callbacks (routing_dispatch.c msg_rt_in):
+     * queue the request for routing-out, which picks the next hop; the answer comes back
+     * through the forwarding path to the peer the request came from. */
+    int rc = fd_msg_send(m, NULL, NULL);
+    if (rc && *m) {
+        diam_msg_free(*m);
+        *m = NULL;
+    }
+    return rc;
+}
+
+bool aaad_peer_realm(const char *diamid, char *buf, size_t len)
+{
+    struct peer_hdr *p = NULL;
+    buf[0] = '\0';
+    if (!diamid || fd_peer_getbyid((DiamId_t)diamid, strlen(diamid), 1, &p) || !p ||
+        !p->info.runtime.pir_realm)
+        return false;
+    snprintf(buf, len, "%.*s", (int)p->info.runtime.pir_realmlen,
+             (const char *)p->info.runtime.pir_realm);
+    return true;
 }
 
 void aaad_msg_source(struct msg *m, char *buf, size_t len)

@@ -1,19 +1,18 @@
 /*
- * aaad, foreign role (AAAF): a Diameter proxy for the visited domain (aaad/FLOWS.md).
+ * aaad, foreign role (AAAF): a Diameter proxy for the visited domain (aaad/FLOWS.md "AAAF").
  *
- * freeDiameter forwards AMR, AMA and STR itself (routing by Destination-Realm, rt_default).
- * We watch what it forwards (diam_on_forward, on a freeDiameter thread): copy what the VPN
- * information cache needs -- Session-Id, NAI, the FA (the AMR's care-of address), home
- * address, lifetime, and the FA's VPN profiles of an AMA (vpn_avp_get_profiles) -- and post it
+ * freeDiameter forwards the AMAs and STAs itself; we watch them (diam_on_forward, on a
+ * freeDiameter thread), copy what the VPN information cache needs (aaad_ama_read) and post it
  * to the loop, which owns the cache:
- *   AMR forwarded  -> remember the FA of the Session-Id until its AMA (amr_timeout_ms)
- *   AMA forwarded  -> 2001 with a lifetime: cache the session (delete-then-set, seed
- *                     [0060]); failure or lifetime 0: forget it
- *   STR forwarded  -> forget the session
- *   timer          -> forget sessions whose lifetime ran out
- * The cache is what a later intra-domain move is answered from (seed [0063]-[0067]).
+ *   AMA forwarded  -> 2001 with a lifetime: cache the session (delete-then-set, seed [0060]),
+ *                     with the FA of its AMR, the AAAH's FA-HA MSA and the previous FA of an
+ *                     inter-domain move (seed [0071]); another cached session of the same NAI
+ *                     is retired (the MN left that FA); failure or lifetime 0: forget it
+ *   timer          -> forget sessions whose lifetime ran out, drop retired entries
+ * The AMRs and STRs themselves are taken off the forwarding path (aaad_foreign_req.c): the
+ * cache answers intra-domain moves (seed [0063]-[0067], [0079]-[0083]).
  */
-#include "aaad.h"
+#include "aaad_foreign_int.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,65 +23,90 @@
 #include <openssl/rand.h>
 
 #include "diam.h"
-#include "hmap.h"
 #include "log.h"
-#include "loop.h"
 #include "mip4vpn_dict.h"
-#include "mip_proto.h"
 #include "vpn_avp.h"
-#include "vpn_cache.h"
 #include "vpn_hash.h"
-#include "vpndb.h"
 
-#define AVP_USER_NAME 1
-#define AVP_AUTHORIZATION_LIFETIME 291
-#define CMD_STR 275
-#define DIAMETER_SUCCESS 2001
-#define ID_MAX (AAAD_DIAMID_MAX + 1)
+enum fwd_kind { FWD_AMA, FWD_STA, FWD_OTHER };
 
-enum fwd_kind { FWD_AMR, FWD_AMA, FWD_STR, FWD_STA, FWD_OTHER };
-
-/* What a freeDiameter thread copies out of a forwarded message for the loop. */
+/* What a freeDiameter thread copies out of a forwarded answer for the loop. */
 struct fwd_ev {
     struct aaad_foreign *f;
     enum fwd_kind kind;
-    char sid[VPN_SESSION_ID_MAX + 1];
-    char nai[VPNDB_NAI_MAX + 1];
-    struct in_addr fa, hoa;
-    uint32_t rc, lifetime;
-    bool has_lifetime;
-    int prof_rc; /* vpn_avp_get_profiles' result (AMA) */
-    char prof_err[VPN_AVP_ERR_MAX];
-    size_t n;
-    struct vpn_profile *profiles; /* VPN_MAX_PROFILES slots (AMA only) */
+    struct aaad_ama_in a; /* FWD_AMA */
 };
 
-/* A forwarded AMR waiting for its AMA. */
-struct fpend {
-    struct hnode node;
-    struct loop_timer timer;
-    struct aaad_foreign *f;
-    char sid[VPN_SESSION_ID_MAX + 1];
-    char nai[VPNDB_NAI_MAX + 1];
-    struct in_addr fa;
-};
+/* ---- tables ------------------------------------------------------------------------------- */
 
-struct aaad_foreign {
-    struct aaad *ad;
-    struct vpn_cache *cache;
-    struct hmap pending;
-    uint8_t hkey[16]; /* SipHash key: Session-Ids come from outside */
-    struct loop_timer expire_timer;
-};
-
-static uint64_t sid_hash(const struct aaad_foreign *f, const char *sid)
+uint64_t foreign_hash(const struct aaad_foreign *f, const char *sid)
 {
     return vpn_siphash(f->hkey, sid, strlen(sid));
 }
 
-static struct fpend *pend_find(struct aaad_foreign *f, const char *sid)
+struct fsess *fsess_find(struct aaad_foreign *f, const char *sid)
 {
-    for (struct hnode *n = hmap_first(&f->pending, sid_hash(f, sid)); n; n = hmap_next_same(n)) {
+    for (struct hnode *n = hmap_first(&f->sess, foreign_hash(f, sid)); n; n = hmap_next_same(n)) {
+        struct fsess *s = hmap_entry(n, struct fsess, node);
+        if (!strcmp(s->sid, sid))
+            return s;
+    }
+    return NULL;
+}
+
+static void fsess_reset(struct fsess *s)
+{
+    struct hnode keep = s->node;
+    char sid[sizeof(s->sid)];
+    memcpy(sid, s->sid, sizeof(sid));
+    OPENSSL_cleanse(s, sizeof(*s));
+    s->node = keep;
+    memcpy(s->sid, sid, sizeof(sid));
+}
+
+struct fsess *fsess_get(struct aaad_foreign *f, const char *sid)
+{
+    struct fsess *s = fsess_find(f, sid);
+    if (s) {
+        if (s->retired) {
+            f->n_retired--;
+            fsess_reset(s);
+        }
+        return s;
+    }
+    s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    snprintf(s->sid, sizeof(s->sid), "%s", sid);
+    hmap_insert(&f->sess, &s->node, foreign_hash(f, sid));
+    return s;
+}
+
+void fsess_drop(struct aaad_foreign *f, struct fsess *s)
+{
+    if (s->retired)
+        f->n_retired--;
+    hmap_remove(&f->sess, &s->node);
+    OPENSSL_cleanse(s, sizeof(*s));
+    free(s);
+}
+
+void fsess_retire(struct aaad_foreign *f, struct fsess *s, time_t expires)
+{
+    if (!s->retired)
+        f->n_retired++;
+    s->retired = true;
+    s->expires = expires;
+    OPENSSL_cleanse(s->fa_ha_key, sizeof(s->fa_ha_key)); /* the key is the successor's now */
+    s->fa_ha_key_len = 0;
+    s->has_fa_ha = false;
+    s->moved_from[0] = '\0';
+}
+
+struct fpend *pend_find(struct aaad_foreign *f, const char *sid)
+{
+    for (struct hnode *n = hmap_first(&f->pending, foreign_hash(f, sid)); n;
+         n = hmap_next_same(n)) {
         struct fpend *p = hmap_entry(n, struct fpend, node);
         if (!strcmp(p->sid, sid))
             return p;
@@ -90,7 +114,7 @@ static struct fpend *pend_find(struct aaad_foreign *f, const char *sid)
     return NULL;
 }
 
-static void pend_drop(struct aaad_foreign *f, struct fpend *p)
+void pend_drop(struct aaad_foreign *f, struct fpend *p)
 {
     loop_timer_cancel(f->ad->loop, &p->timer);
     hmap_remove(&f->pending, &p->node);
@@ -107,65 +131,56 @@ static void pend_timeout(struct loop *l, void *arg)
     pend_drop(p->f, p);
 }
 
+void pend_add(struct aaad_foreign *f, const char *sid, const char *nai, struct in_addr fa,
+              const char *fa_host, bool fa_local)
+{
+    if (!sid[0])
+        return;
+    struct fpend *p = pend_find(f, sid);
+    if (!p) {
+        p = calloc(1, sizeof(*p));
+        if (!p) {
+            log_err("forwarded AMR %s: out of memory", sid);
+            return;
+        }
+        p->f = f;
+        snprintf(p->sid, sizeof(p->sid), "%s", sid);
+        loop_timer_init(&p->timer, pend_timeout, p);
+        hmap_insert(&f->pending, &p->node, foreign_hash(f, p->sid));
+    }
+    snprintf(p->nai, sizeof(p->nai), "%s", nai);
+    snprintf(p->fa_host, sizeof(p->fa_host), "%s", fa_host);
+    p->fa = fa;
+    p->fa_local = fa_local;
+    loop_timer_arm(f->ad->loop, &p->timer, f->ad->cfg.foreign.amr_timeout_ms);
+}
+
+void foreign_forget(struct aaad_foreign *f, const char *sid, const char *why)
+{
+    if (!sid[0])
+        return;
+    struct fsess *s = fsess_find(f, sid);
+    if (s && !s->retired)
+        fsess_drop(f, s);
+    if (vpn_cache_remove_id(f->cache, sid)) {
+        f->ad->cnt.cache_forget++;
+        log_info("session %s forgotten: %s", sid, why);
+    }
+}
+
 /* ---- freeDiameter thread ------------------------------------------------------------------ */
 
 static void ev_free(struct fwd_ev *e)
 {
-    if (e->profiles) {
-        for (size_t i = 0; i < e->n; i++)
-            vpn_profile_clear(&e->profiles[i]);
-        free(e->profiles);
-    }
+    aaad_ama_in_clear(&e->a);
     free(e);
-}
-
-static void copy_amr(struct fwd_ev *e, struct msg *m)
-{
-    const uint8_t *rrq = NULL;
-    size_t len = 0;
-    if (diam_get_os(m, MIP4_AVP_REG_REQUEST, 0, &rrq, &len) == 0) {
-        struct mip_reg_request rq;
-        if (mip_get_reg_request(rrq, len, &rq, NULL) == MIP_OK) {
-            e->fa = rq.care_of_addr; /* the FA's own address (RFC 5944 §3.1) */
-            e->hoa = rq.home_addr;
-        }
-    }
-}
-
-static void copy_ama(struct fwd_ev *e, struct msg *m)
-{
-    e->rc = diam_result_code(m);
-    e->has_lifetime = diam_get_u32(m, AVP_AUTHORIZATION_LIFETIME, 0, &e->lifetime) == 0;
-    if (diam_get_addr(m, MIP4_AVP_MOBILE_NODE_ADDRESS, 0, &e->hoa) != 0)
-        e->hoa.s_addr = 0;
-    const uint8_t *rep = NULL;
-    size_t len = 0;
-    if (diam_get_os(m, MIP4_AVP_REG_REPLY, 0, &rep, &len) == 0) {
-        struct mip_reg_reply rp;
-        if (mip_get_reg_reply(rep, len, &rp, NULL) == MIP_OK) {
-            if (!e->has_lifetime) {
-                e->lifetime = rp.lifetime;
-                e->has_lifetime = true;
-            }
-            if (!e->hoa.s_addr)
-                e->hoa = rp.home_addr;
-        }
-    }
-    if (e->rc != DIAMETER_SUCCESS || !e->lifetime)
-        return; /* nothing to cache */
-    e->profiles = calloc(VPN_MAX_PROFILES, sizeof(*e->profiles));
-    if (!e->profiles) {
-        e->prof_rc = ENOMEM;
-        snprintf(e->prof_err, sizeof(e->prof_err), "out of memory");
-        return;
-    }
-    e->prof_rc = vpn_avp_get_profiles(m, e->profiles, VPN_MAX_PROFILES, &e->n, e->prof_err,
-                                      sizeof(e->prof_err));
 }
 
 static void fwd_run(void *arg);
 
-/* Called by freeDiameter for every application-2 message it forwards; reads only. */
+/* Called by freeDiameter for every application-2 message it forwards (AVPs resolved); reads
+ * only.  AMRs and STRs are normally ours already (aaad_take_requests): one that gets here was
+ * left to freeDiameter (no memory to take it) and is only logged. */
 static void on_forward(void *ctx, struct msg *m, bool is_req, uint32_t cmd)
 {
     struct aaad_foreign *f = ctx;
@@ -173,14 +188,14 @@ static void on_forward(void *ctx, struct msg *m, bool is_req, uint32_t cmd)
     enum fwd_kind kind = FWD_OTHER;
     switch (cmd) {
     case MIP4_CMD_AMR:
-        kind = is_req ? FWD_AMR : FWD_AMA;
+        kind = is_req ? FWD_OTHER : FWD_AMA;
         name = is_req ? "AMR" : "AMA";
         break;
     case MIP4_CMD_HAR:
         name = is_req ? "HAR" : "HAA";
         break;
-    case CMD_STR:
-        kind = is_req ? FWD_STR : FWD_STA;
+    case AAAD_CMD_STR:
+        kind = is_req ? FWD_OTHER : FWD_STA;
         name = is_req ? "STR" : "STA";
         break;
     default:
@@ -193,19 +208,14 @@ static void on_forward(void *ctx, struct msg *m, bool is_req, uint32_t cmd)
     }
     e->f = f;
     e->kind = kind;
-    int pe = aaad_msg_parse(m);
-    if (pe)
-        log_warn("forwarded message (command %u): AVPs not all readable (%s)", cmd, strerror(pe));
-    diam_session_id(m, e->sid, sizeof(e->sid));
-    diam_get_str(m, AVP_USER_NAME, 0, e->nai, sizeof(e->nai));
-    if (kind == FWD_AMR)
-        copy_amr(e, m);
-    else if (kind == FWD_AMA)
-        copy_ama(e, m);
-
+    if (kind == FWD_AMA) {
+        aaad_ama_read(m, &e->a);
+    } else if (diam_session_id(m, e->a.sid, sizeof(e->a.sid))) {
+        e->a.sid[0] = '\0';
+    }
     if (name) {
         /* FLOWS.md "Event log": a forwarded message is received, then sent. */
-        char from[ID_MAX], to[ID_MAX];
+        char from[AAAD_ID_MAX], to[AAAD_ID_MAX], nai[VPNDB_NAI_MAX + 1] = "";
         const char *me = diam_identity(f->ad->diam);
         uint32_t code = is_req ? 0 : diam_result_code(m);
         aaad_msg_source(m, from, sizeof(from));
@@ -213,83 +223,79 @@ static void on_forward(void *ctx, struct msg *m, bool is_req, uint32_t cmd)
             aaad_request_dest(m, to, sizeof(to));
         else
             aaad_answer_dest(m, to, sizeof(to));
-        const char *s = e->sid[0] ? e->sid : e->nai;
+        if (!e->a.sid[0] && diam_get_str(m, AAAD_AVP_USER_NAME, 0, nai, sizeof(nai)))
+            nai[0] = '\0';
+        const char *s = e->a.sid[0] ? e->a.sid : nai;
         aaad_event(me, "rx", name, from, s, code);
         aaad_event(me, "tx", name, to, s, code);
     }
-    if (diam_post(f->ad->diam, fwd_run, e) < 0) {
-        log_err("forwarded %s %s: cannot queue it for the cache", name ? name : "message", e->sid);
+    int pr = diam_post(f->ad->diam, fwd_run, e);
+    if (pr == -ENOMEM) { /* not queued (any other error: queued, the loop runs it) */
+        log_err("forwarded %s %s: cannot queue it for the cache", name ? name : "message",
+                e->a.sid);
         ev_free(e);
     }
 }
 
 /* ---- loop thread ---------------------------------------------------------------------------- */
 
-static void forget(struct aaad_foreign *f, const char *sid, const char *why)
+/* The MN left the FA of every other cached session of nai (a move the AAAH answered): those
+ * sessions retire, so an STR from such an FA ends here (FLOWS.md "STR at the AAAF"). */
+static void retire_others(struct aaad_foreign *f, const char *nai, const char *sid)
 {
-    if (sid[0] && vpn_cache_remove_id(f->cache, sid)) {
-        f->ad->cnt.cache_forget++;
-        log_info("session %s forgotten: %s", sid, why);
-    }
-}
-
-static void fwd_amr(struct aaad_foreign *f, struct fwd_ev *e)
-{
-    f->ad->cnt.fwd_amr++;
-    if (!e->sid[0])
-        return;
-    struct fpend *p = pend_find(f, e->sid);
-    if (!p) {
-        p = calloc(1, sizeof(*p));
-        if (!p) {
-            log_err("forwarded AMR %s: out of memory", e->sid);
-            return;
+    struct vpn_session *o;
+    while ((o = vpn_cache_find_nai(f->cache, nai)) != NULL && strcmp(o->id, sid)) {
+        struct fsess *s = fsess_find(f, o->id);
+        log_info("session %s (%s) at FA %s retired: the MN registered again as session %s", o->id,
+                 nai, inet_ntoa(o->fa), sid);
+        if (s) {
+            fsess_retire(f, s, o->expires);
+            snprintf(s->next_sid, sizeof(s->next_sid), "%s", sid);
         }
-        p->f = f;
-        snprintf(p->sid, sizeof(p->sid), "%s", e->sid);
-        loop_timer_init(&p->timer, pend_timeout, p);
-        hmap_insert(&f->pending, &p->node, sid_hash(f, p->sid));
+        vpn_cache_remove(f->cache, o);
     }
-    snprintf(p->nai, sizeof(p->nai), "%s", e->nai);
-    p->fa = e->fa;
-    loop_timer_arm(f->ad->loop, &p->timer, f->ad->cfg.foreign.amr_timeout_ms);
 }
 
-static void fwd_ama(struct aaad_foreign *f, struct fwd_ev *e)
+static void fwd_ama(struct aaad_foreign *f, struct aaad_ama_in *e)
 {
     struct aaad *ad = f->ad;
     ad->cnt.fwd_ama++;
     if (!e->sid[0])
         return;
     struct fpend *p = pend_find(f, e->sid);
+    struct fsess *old = fsess_find(f, e->sid);
     struct in_addr fa = {0};
+    bool fa_local = false;
+    char fa_host[AAAD_ID_MAX] = "";
     const char *nai = e->nai[0] ? e->nai : NULL;
     char nai_buf[VPNDB_NAI_MAX + 1] = "";
     if (p) {
         fa = p->fa;
+        fa_local = p->fa_local;
+        snprintf(fa_host, sizeof(fa_host), "%s", p->fa_host);
         if (!nai && p->nai[0]) {
             snprintf(nai_buf, sizeof(nai_buf), "%s", p->nai);
             nai = nai_buf;
         }
         pend_drop(f, p);
-    } else {
+    } else if (old && !old->retired) {
         /* E.g. we restarted between the AMR and its AMA: keep the cache right anyway. */
-        struct vpn_session *old = vpn_cache_find(f->cache, e->sid);
-        if (old)
-            fa = old->fa;
+        fa = old->fa;
+        fa_local = old->fa_local;
+        snprintf(fa_host, sizeof(fa_host), "%s", old->fa_host);
     }
-    if (e->rc != DIAMETER_SUCCESS) {
-        forget(f, e->sid, "registration refused");
+    if (e->rc != AAAD_DIAMETER_SUCCESS) {
+        foreign_forget(f, e->sid, "registration refused");
         return;
     }
     if (!e->lifetime) {
-        forget(f, e->sid, "deregistered (lifetime 0)");
+        foreign_forget(f, e->sid, "deregistered (lifetime 0)");
         return;
     }
     if (e->prof_rc) {
         ad->cnt.fwd_profile_errors++;
         log_warn("AMA %s: VPN profiles not cached (%d: %s)", e->sid, e->prof_rc, e->prof_err);
-        forget(f, e->sid, "its VPN information could not be read");
+        foreign_forget(f, e->sid, "its VPN information could not be read");
         return;
     }
     /* The leg is not carried (dict/vpn_avp.h); an AMA carries the FA's set only, whose legs
@@ -298,19 +304,51 @@ static void fwd_ama(struct aaad_foreign *f, struct fwd_ev *e)
     for (size_t i = 0; i < e->n; i++)
         e->profiles[i].leg =
             e->profiles[i].gw_type == VPN_GW_DYNAMIC ? VPN_LEG_FA_PCN : VPN_LEG_FA_HA;
+    /* Before the set: the cache then holds at most one live session per NAI, the one
+     * vpn_cache_find_nai() returns. */
+    if (nai)
+        retire_others(f, nai, e->sid);
     char err[VPN_ERR_MAX];
     if (!vpn_cache_set(f->cache, e->sid, nai, e->hoa, fa, e->profiles, (unsigned)e->n, e->lifetime,
                        time(NULL), err, sizeof(err))) {
         ad->cnt.fwd_profile_errors++;
         log_warn("AMA %s: VPN information not cached: %s", e->sid, err);
-        forget(f, e->sid, "its VPN information was refused");
+        foreign_forget(f, e->sid, "its VPN information was refused");
         return;
     }
+    struct fsess *s = fsess_get(f, e->sid);
+    if (!s) {
+        log_err("AMA %s: out of memory; session not cached", e->sid);
+        vpn_cache_remove_id(f->cache, e->sid);
+        return;
+    }
+    snprintf(s->nai, sizeof(s->nai), "%s", nai ? nai : "");
+    if (fa_host[0])
+        snprintf(s->fa_host, sizeof(s->fa_host), "%s", fa_host);
+    snprintf(s->realm, sizeof(s->realm), "%s", e->origin_realm);
+    s->fa = fa;
+    s->fa_local = fa_local;
+    s->ha = e->ha;
+    s->hoa = e->hoa;
+    OPENSSL_cleanse(s->fa_ha_key, sizeof(s->fa_ha_key));
+    s->has_fa_ha = e->has_fa_ha;
+    s->fa_ha_spi = e->fa_ha_spi;
+    s->fa_ha_alg = e->fa_ha_alg;
+    s->fa_ha_key_len = e->fa_ha_key_len;
+    memcpy(s->fa_ha_key, e->fa_ha_key, e->fa_ha_key_len);
+    s->has_prev_fa = e->has_prev_fa;
+    s->prev_fa = e->prev_fa;
+    /* The AAAH answered this Session-Id: it holds it now (aaah.h re-keys a session on a new
+     * Session-Id), and the HA accepted the registration. */
+    s->aaah_sid[0] = '\0';
+    s->moved_from[0] = '\0';
     ad->cnt.cache_set++;
-    char b1[INET_ADDRSTRLEN], b2[INET_ADDRSTRLEN];
-    log_info("session %s (%s) cached: HoA %s FA %s, %zu profile(s), lifetime %u s", e->sid,
+    char b1[INET_ADDRSTRLEN], b2[INET_ADDRSTRLEN], b3[INET_ADDRSTRLEN];
+    log_info("session %s (%s) cached: HoA %s FA %s, %zu profile(s), lifetime %u s%s%s", e->sid,
              nai ? nai : "-", inet_ntop(AF_INET, &e->hoa, b1, sizeof(b1)),
-             inet_ntop(AF_INET, &fa, b2, sizeof(b2)), e->n, e->lifetime);
+             inet_ntop(AF_INET, &fa, b2, sizeof(b2)), e->n, e->lifetime,
+             e->has_prev_fa ? ", moved from FA " : "",
+             e->has_prev_fa ? inet_ntop(AF_INET, &e->prev_fa, b3, sizeof(b3)) : "");
 }
 
 static void fwd_run(void *arg)
@@ -318,20 +356,9 @@ static void fwd_run(void *arg)
     struct fwd_ev *e = arg;
     struct aaad_foreign *f = e->f;
     switch (e->kind) {
-    case FWD_AMR:
-        fwd_amr(f, e);
-        break;
     case FWD_AMA:
-        fwd_ama(f, e);
+        fwd_ama(f, &e->a);
         break;
-    case FWD_STR: {
-        f->ad->cnt.fwd_str++;
-        struct fpend *p = e->sid[0] ? pend_find(f, e->sid) : NULL;
-        if (p)
-            pend_drop(f, p);
-        forget(f, e->sid, "STR forwarded (session ended)");
-        break;
-    }
     case FWD_STA:
         f->ad->cnt.fwd_sta++;
         break;
@@ -342,13 +369,32 @@ static void fwd_run(void *arg)
     ev_free(e);
 }
 
+static void before_expire(struct vpn_session *vs, void *arg)
+{
+    struct aaad_foreign *f = arg;
+    struct fsess *s = fsess_find(f, vs->id);
+    if (s && !s->retired)
+        fsess_drop(f, s);
+}
+
 static void on_expire(struct loop *l, void *arg)
 {
     struct aaad_foreign *f = arg;
-    size_t n = vpn_cache_expire(f->cache, time(NULL), NULL, NULL);
+    time_t now = time(NULL);
+    size_t n = vpn_cache_expire(f->cache, now, before_expire, f);
     if (n) {
         f->ad->cnt.cache_expired += n;
         log_info("%zu cached session(s) expired (lifetime over)", n);
+    }
+    if (f->n_retired) {
+        size_t b = 0;
+        struct hnode *h = NULL, *next;
+        for (h = hmap_iter(&f->sess, &b, NULL); h; h = next) {
+            next = hmap_iter(&f->sess, &b, h);
+            struct fsess *s = hmap_entry(h, struct fsess, node);
+            if (s->retired && s->expires <= now)
+                fsess_drop(f, s);
+        }
     }
     loop_timer_arm(l, &f->expire_timer, f->ad->cfg.foreign.expire_interval_ms);
 }
@@ -367,10 +413,14 @@ struct aaad_foreign *aaad_foreign_new(struct aaad *ad, char *err, size_t errlen)
     }
     f->ad = ad;
     hmap_init(&f->pending);
+    hmap_init(&f->sess);
     int rc = diam_on_forward(ad->diam, on_forward, f);
+    if (rc == 0)
+        rc = foreign_req_start(f);
     if (rc) {
         snprintf(err, errlen, "cannot watch forwarded messages (%s)", strerror(rc));
         hmap_free(&f->pending);
+        hmap_free(&f->sess);
         vpn_cache_free(f->cache);
         free(f);
         return NULL;
@@ -385,6 +435,7 @@ void aaad_foreign_free(struct aaad_foreign *f)
     if (!f)
         return;
     loop_timer_cancel(f->ad->loop, &f->expire_timer);
+    foreign_req_free(f);
     size_t b = 0;
     struct hnode *n = NULL;
     while ((n = hmap_iter(&f->pending, &b, NULL)) != NULL) {
@@ -392,6 +443,12 @@ void aaad_foreign_free(struct aaad_foreign *f)
         pend_drop(f, hmap_entry(n, struct fpend, node));
     }
     hmap_free(&f->pending);
+    b = 0;
+    while ((n = hmap_iter(&f->sess, &b, NULL)) != NULL) {
+        b = 0;
+        fsess_drop(f, hmap_entry(n, struct fsess, node));
+    }
+    hmap_free(&f->sess);
     vpn_cache_free(f->cache); /* wipes every key */
     OPENSSL_cleanse(f->hkey, sizeof(f->hkey));
     free(f);
@@ -404,7 +461,7 @@ size_t aaad_foreign_sessions(const struct aaad_foreign *f)
 
 size_t aaad_foreign_pending(const struct aaad_foreign *f)
 {
-    return f->pending.n;
+    return f->pending.n + f->n_strx;
 }
 
 const struct vpn_cache *aaad_foreign_cache(const struct aaad_foreign *f)
@@ -412,22 +469,58 @@ const struct vpn_cache *aaad_foreign_cache(const struct aaad_foreign *f)
     return f->cache;
 }
 
+/* ---- dumps ---------------------------------------------------------------------------------- */
+
+static void dump_one(FILE *out, const struct fsess *s, const struct vpn_session *vs, time_t now,
+                     bool *first)
+{
+    char b[INET_ADDRSTRLEN];
+    fprintf(out, "%s{\"session\":", *first ? "" : ",");
+    *first = false;
+    vpn_json_str(out, s ? s->sid : vs->id);
+    fputs(",\"nai\":", out);
+    vpn_json_str(out, vs && vs->nai ? vs->nai : s ? s->nai : "");
+    struct in_addr hoa = vs ? vs->hoa : s->hoa, fa = vs ? vs->fa : s->fa;
+    fprintf(out, ",\"hoa\":\"%s\"", inet_ntop(AF_INET, &hoa, b, sizeof(b)));
+    fprintf(out, ",\"fa\":\"%s\"", inet_ntop(AF_INET, &fa, b, sizeof(b)));
+    long long left = (long long)(vs ? vs->expires : s->expires) - (long long)now;
+    fprintf(out, ",\"lifetime_left\":%lld,\"profiles\":%u,\"retired\":%s", left > 0 ? left : 0,
+            vs ? vs->n_profiles : 0, s && s->retired ? "true" : "false");
+    if (s && s->fa_host[0]) {
+        fputs(",\"fa_host\":", out);
+        vpn_json_str(out, s->fa_host);
+    }
+    if (s && s->ha.s_addr)
+        fprintf(out, ",\"ha\":\"%s\"", inet_ntop(AF_INET, &s->ha, b, sizeof(b)));
+    if (s && s->has_prev_fa)
+        fprintf(out, ",\"prev_fa\":\"%s\"", inet_ntop(AF_INET, &s->prev_fa, b, sizeof(b)));
+    if (s && !s->retired) {
+        fprintf(out, ",\"fa_ha_key\":%s", s->has_fa_ha ? "true" : "false");
+        if (s->aaah_sid[0]) {
+            fputs(",\"aaah_session\":", out);
+            vpn_json_str(out, s->aaah_sid);
+        }
+        if (s->moved_from[0]) {
+            fputs(",\"moved_from\":", out);
+            vpn_json_str(out, s->moved_from);
+        }
+    }
+    fputc('}', out);
+}
+
 void aaad_foreign_dump_sessions(const struct aaad_foreign *f, FILE *out)
 {
+    struct aaad_foreign *mf = (struct aaad_foreign *)f; /* lookups only */
     time_t now = time(NULL);
     bool first = true;
     fputc('[', out);
-    for (struct vpn_session *s = vpn_cache_first(f->cache); s; s = vpn_cache_next(s)) {
-        char b1[INET_ADDRSTRLEN], b2[INET_ADDRSTRLEN];
-        fprintf(out, "%s{\"session\":", first ? "" : ",");
-        vpn_json_str(out, s->id);
-        fputs(",\"nai\":", out);
-        vpn_json_str(out, s->nai ? s->nai : "");
-        long long left = (long long)s->expires - (long long)now;
-        fprintf(out, ",\"hoa\":\"%s\",\"fa\":\"%s\",\"lifetime_left\":%lld,\"profiles\":%u}",
-                inet_ntop(AF_INET, &s->hoa, b1, sizeof(b1)),
-                inet_ntop(AF_INET, &s->fa, b2, sizeof(b2)), left > 0 ? left : 0, s->n_profiles);
-        first = false;
+    for (struct vpn_session *vs = vpn_cache_first(f->cache); vs; vs = vpn_cache_next(vs))
+        dump_one(out, fsess_find(mf, vs->id), vs, now, &first);
+    size_t b = 0;
+    for (struct hnode *h = hmap_iter(&f->sess, &b, NULL); h; h = hmap_iter(&f->sess, &b, h)) {
+        const struct fsess *s = hmap_entry(h, struct fsess, node);
+        if (s->retired)
+            dump_one(out, s, NULL, now, &first);
     }
     fputc(']', out);
 }

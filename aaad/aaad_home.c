@@ -29,6 +29,7 @@
 #include <freeDiameter/libfdproto.h>
 #include <openssl/crypto.h>
 
+#include "aaad_msg.h"
 #include "aaah.h"
 #include "diam.h"
 #include "log.h"
@@ -127,26 +128,6 @@ static void ama_error(struct aaad_home *h, struct msg *amr, const char *peer, co
 
 /* ---- AVP builders --------------------------------------------------------------------------- */
 
-/* RFC 4004 §9.x MSA: SPI (when spi_code != 0), MIP-Algorithm-Type HMAC-SHA1 (2), the replay
- * mode (when given), nonce (when given), MIP-Session-Key (when given). */
-static int add_msa(struct msg *m, uint32_t code, uint32_t spi_code, uint32_t spi, int replay,
-                   const uint8_t *nonce, size_t nonce_len, const uint8_t *key, size_t key_len)
-{
-    struct avp *g = NULL;
-    int e = diam_add_group(m, code, 0, &g);
-    if (e == 0 && spi_code)
-        e = diam_add_u32(g, spi_code, 0, spi);
-    if (e == 0)
-        e = diam_add_u32(g, MIP4_AVP_ALGORITHM_TYPE, 0, MIP4_ALGORITHM_HMAC_SHA1);
-    if (e == 0 && replay)
-        e = diam_add_u32(g, MIP4_AVP_REPLAY_MODE, 0, (uint32_t)replay);
-    if (e == 0 && nonce)
-        e = diam_add_os(g, MIP4_AVP_NONCE, 0, nonce, nonce_len);
-    if (e == 0 && key)
-        e = diam_add_os(g, MIP4_AVP_SESSION_KEY, 0, key, key_len);
-    return e;
-}
-
 static int add_profiles(struct msg *m, const struct aaah_profile_set *set)
 {
     int e = 0;
@@ -157,42 +138,13 @@ static int add_profiles(struct msg *m, const struct aaah_profile_set *set)
     return e;
 }
 
-/* MIP-Originating-Foreign-AAA (RFC 4004 §7.11): the AMR's own, else the AAAF, i.e. the
- * agent right after the FA on the request's path.  The path is the Route-Records (each agent
- * appends the peer it received the request from, RFC 6733 §6.1.8; freeDiameter also appends
- * our own peer on reception), then the peer it came from if not already last: hop 0 is the
- * FA, hop 1 the AAAF; a path of one hop means the FA talks to us directly.  The AAAF's realm
- * is taken as the FA's (Origin-Realm): the AAAF serves the FA's domain. */
+/* MIP-Originating-Foreign-AAA (RFC 4004 §7.11): see aaad_amr_foreign_aaa(). */
 static int add_orig_foreign_aaa(struct msg *har, struct msg *amr, const char *source)
 {
-    char host[ID_MAX] = "", realm[ID_MAX] = "", last[ID_MAX] = "";
+    char host[AAAD_ID_MAX], realm[AAAD_ID_MAX];
+    if (!aaad_amr_foreign_aaa(amr, source, host, sizeof(host), realm, sizeof(realm)))
+        return 0;
     struct avp *g = NULL;
-    if (diam_get_avp(amr, MIP4_AVP_ORIGINATING_FOREIGN_AAA, 0, &g) == 0) {
-        if (diam_get_str(g, AVP_ORIGIN_HOST, 0, host, sizeof(host)) ||
-            diam_get_str(g, AVP_ORIGIN_REALM, 0, realm, sizeof(realm)))
-            return 0; /* malformed: freeDiameter's rules would have refused it; skip */
-    } else {
-        unsigned n = 0;
-        struct avp *a = NULL;
-        if (fd_msg_browse(amr, MSG_BRW_FIRST_CHILD, &a, NULL))
-            return 0;
-        for (; a; fd_msg_browse(a, MSG_BRW_NEXT, &a, NULL) ? (void)(a = NULL) : (void)0) {
-            struct avp_hdr *h = NULL;
-            if (fd_msg_avp_hdr(a, &h) || h->avp_code != AVP_ROUTE_RECORD ||
-                (h->avp_flags & AVP_FLAG_VENDOR) || !h->avp_value)
-                continue;
-            snprintf(last, sizeof(last), "%.*s", (int)h->avp_value->os.len,
-                     (const char *)h->avp_value->os.data);
-            if (++n == 2)
-                snprintf(host, sizeof(host), "%s", last);
-        }
-        if (strcmp(source, "?") && strcasecmp(source, last) && ++n == 2)
-            snprintf(host, sizeof(host), "%s", source);
-        if (n < 2)
-            return 0; /* straight from the FA: no AAAF */
-        if (diam_get_str(amr, AVP_ORIGIN_REALM, 0, realm, sizeof(realm)) != 0)
-            return 0;
-    }
     int e = diam_add_group(har, MIP4_AVP_ORIGINATING_FOREIGN_AAA, 0, &g);
     if (e == 0)
         e = diam_add_str(g, AVP_ORIGIN_REALM, 0, realm);
@@ -242,14 +194,16 @@ static int build_har(struct aaad_home *h, struct pending *p, const struct aaad_h
         /* RFC 4004 §1.2 / RFC 3957: the HA gets the MN-HA key and the nonce it relays to the
          * MN, and the HA-FA key. */
         const struct aaah_keys *k = &d->keys;
-        e = add_msa(har, MIP4_AVP_MN_TO_HA_MSA, MIP4_AVP_MN_HA_SPI, k->mn_ha_spi,
-                    MIP4_REPLAY_TIMESTAMPS, k->nonce, sizeof(k->nonce), NULL, 0);
+        e = aaad_add_msa(har, MIP4_AVP_MN_TO_HA_MSA, MIP4_AVP_MN_HA_SPI, k->mn_ha_spi,
+                         MIP4_ALGORITHM_HMAC_SHA1, MIP4_REPLAY_TIMESTAMPS, k->nonce,
+                         sizeof(k->nonce), NULL, 0);
         if (e == 0)
-            e = add_msa(har, MIP4_AVP_HA_TO_MN_MSA, 0, 0, MIP4_REPLAY_TIMESTAMPS, NULL, 0,
-                        k->mn_ha_key, sizeof(k->mn_ha_key));
+            e = aaad_add_msa(har, MIP4_AVP_HA_TO_MN_MSA, 0, 0, MIP4_ALGORITHM_HMAC_SHA1,
+                             MIP4_REPLAY_TIMESTAMPS, NULL, 0, k->mn_ha_key, sizeof(k->mn_ha_key));
         if (e == 0)
-            e = add_msa(har, MIP4_AVP_HA_TO_FA_MSA, MIP4_AVP_HA_TO_FA_SPI, k->fa_ha_spi, 0, NULL, 0,
-                        k->fa_ha_key, sizeof(k->fa_ha_key));
+            e = aaad_add_msa(har, MIP4_AVP_HA_TO_FA_MSA, MIP4_AVP_HA_TO_FA_SPI, k->fa_ha_spi,
+                             MIP4_ALGORITHM_HMAC_SHA1, 0, NULL, 0, k->fa_ha_key,
+                             sizeof(k->fa_ha_key));
         if (e == 0 && d->lifetime)
             e = diam_add_u32(har, MIP4_AVP_MSA_LIFETIME, 0, d->lifetime);
     }
@@ -315,8 +269,9 @@ static int build_ama_ok(struct pending *p, struct msg *ans, const uint8_t *reply
     if (e == 0 && d->hoa.s_addr)
         e = diam_add_addr(ans, MIP4_AVP_MOBILE_NODE_ADDRESS, 0, d->hoa);
     if (e == 0 && d->has_keys && d->lifetime) {
-        e = add_msa(ans, MIP4_AVP_FA_TO_HA_MSA, MIP4_AVP_FA_TO_HA_SPI, d->keys.fa_ha_spi, 0, NULL,
-                    0, d->keys.fa_ha_key, sizeof(d->keys.fa_ha_key));
+        e = aaad_add_msa(ans, MIP4_AVP_FA_TO_HA_MSA, MIP4_AVP_FA_TO_HA_SPI, d->keys.fa_ha_spi,
+                         MIP4_ALGORITHM_HMAC_SHA1, 0, NULL, 0, d->keys.fa_ha_key,
+                         sizeof(d->keys.fa_ha_key));
         if (e == 0)
             e = diam_add_u32(ans, MIP4_AVP_MSA_LIFETIME, 0, d->lifetime);
     }
@@ -325,6 +280,27 @@ static int build_ama_ok(struct pending *p, struct msg *ans, const uint8_t *reply
     if (e == 0 && d->moved)
         e = vpn_avp_put_prev_fa(ans, d->prev_fa, 0);
     return e;
+}
+
+/* The previous FA the AMA names (FLOWS.md "HAA", "AMA"): the HA's binding is what the new FA's
+ * BU must follow, so its MIP4VPN-Previous-FA-Address wins over our cache (which misses the
+ * intra-domain moves an AAAF answered); equal to the new FA, it means the binding was already
+ * there (such a move) and there is nothing to hand off.  No AVP: our cache's view stands. */
+static void prev_fa_from_haa(struct aaad_home *h, struct pending *p, const struct aaad_haa_in *hi)
+{
+    struct aaah_decision *d = &p->d;
+    char b1[INET_ADDRSTRLEN], b2[INET_ADDRSTRLEN];
+    if (!hi->has_prev_fa || d->lifetime == 0)
+        return;
+    bool ha_moved = hi->prev_fa.s_addr != d->fa.s_addr;
+    if (ha_moved == d->moved && (!ha_moved || hi->prev_fa.s_addr == d->prev_fa.s_addr))
+        return; /* both agree */
+    h->ad->cnt.prev_fa_from_ha++;
+    log_info("AMR %s (%s): the HA had the MN at %s, the AAAH at %s: the AMA %s", p->sid, p->nai,
+             ip_str(hi->prev_fa, b1), ip_str(d->moved ? d->prev_fa : d->fa, b2),
+             ha_moved ? "names the HA's previous FA" : "names no previous FA (no hand-off)");
+    d->moved = ha_moved;
+    d->prev_fa = ha_moved ? hi->prev_fa : (struct in_addr){0};
 }
 
 /* Answer callback of the HAR (loop thread, exactly once per HAR). */
@@ -343,8 +319,10 @@ static void on_haa(void *arg, struct msg *haa, const char *why)
 
     if (haa) {
         char peer[ID_MAX];
+        struct aaad_haa_in hi;
         aaad_msg_source(haa, peer, sizeof(peer));
-        rc = diam_result_code(haa);
+        aaad_haa_read(haa, &hi);
+        rc = hi.rc;
         if (strcmp(peer, "?") != 0) {
             ad->cnt.haa_rx++;
             aaad_event(diam_identity(ad->diam), "rx", "HAA", peer, p->sid, rc);
@@ -353,18 +331,18 @@ static void on_haa(void *arg, struct msg *haa, const char *why)
              * wire, so no EVENT line. */
             ad->cnt.har_undeliverable++;
         }
-        if (diam_get_os(haa, MIP4_AVP_REG_REPLY, 0, &reply, &reply_len) == 0) {
-            struct mip_reg_reply rp;
-            size_t off = 0;
-            enum mip_err me = mip_get_reg_reply(reply, reply_len, &rp, &off);
-            reply_ok = me == MIP_OK;
-            reply_code = rp.code;
-            if (!reply_ok)
-                snprintf(msg, sizeof(msg), "HA %s: MIP-Reg-Reply malformed (%s at offset %zu)",
-                         p->ha_host, mip_err_str(me), off);
-        } else {
-            reply = NULL;
-        }
+        reply = hi.reply;
+        reply_len = hi.reply_len;
+        reply_ok = hi.reply_ok;
+        reply_code = hi.reply_code;
+        if (reply && !reply_ok)
+            snprintf(msg, sizeof(msg), "HA %s: MIP-Reg-Reply malformed (%s at offset %zu)",
+                     p->ha_host, mip_err_str(hi.reply_err), hi.reply_err_off);
+        if (hi.prev_fa_rc)
+            log_warn("HAA %s from %s: MIP4VPN-Previous-FA-Address malformed (%u): ignored", p->sid,
+                     p->ha_host, hi.prev_fa_rc);
+        else if (rc == DIAMETER_SUCCESS)
+            prev_fa_from_haa(h, p, &hi);
     } else {
         ad->cnt.har_timeouts++;
     }
@@ -444,82 +422,22 @@ out:
 
 /* ---- AMR --------------------------------------------------------------------------------- */
 
-/* RFC 4004 §7.6-§7.9: MIP-MN-AAA-Auth describes the MN-AAA extension inside MIP-Reg-Request;
- * when the request decodes, the two must agree.  0 or 5004 with why. */
-static uint32_t check_mn_aaa_avps(struct msg *amr, const uint8_t *rrq, size_t rrq_len, char *why,
-                                  size_t whylen)
-{
-    struct mip_reg_request rq;
-    struct avp *g = NULL;
-    if (!rrq || mip_get_reg_request(rrq, rrq_len, &rq, NULL) != MIP_OK || !rq.ext.mn_aaa.present ||
-        diam_get_avp(amr, MIP4_AVP_MN_AAA_AUTH, 0, &g) != 0)
-        return 0; /* the decision logic reports what is missing or malformed */
-    uint32_t spi = 0, in_len = 0, a_len = 0, a_off = 0;
-    if (diam_get_u32(g, MIP4_AVP_MN_AAA_SPI, 0, &spi) ||
-        diam_get_u32(g, MIP4_AVP_AUTH_INPUT_DATA_LENGTH, 0, &in_len) ||
-        diam_get_u32(g, MIP4_AVP_AUTHENTICATOR_LENGTH, 0, &a_len) ||
-        diam_get_u32(g, MIP4_AVP_AUTHENTICATOR_OFFSET, 0, &a_off)) {
-        snprintf(why, whylen, "MIP-MN-AAA-Auth incomplete");
-        return AAAH_DIAMETER_MISSING_AVP;
-    }
-    const struct mip_auth_ext *x = &rq.ext.mn_aaa;
-    size_t off = (size_t)(x->authenticator.ptr - rrq);
-    if (spi != x->spi)
-        snprintf(why, whylen, "MIP-MN-AAA-SPI %u differs from the MN-AAA extension's SPI %u", spi,
-                 x->spi);
-    else if (in_len != x->covered_len)
-        snprintf(why, whylen,
-                 "MIP-Auth-Input-Data-Length %u differs from the %zu octets the MN-AAA "
-                 "authenticator covers",
-                 in_len, x->covered_len);
-    else if (a_len != x->authenticator.len)
-        snprintf(why, whylen, "MIP-Authenticator-Length %u differs from the extension's %zu", a_len,
-                 x->authenticator.len);
-    else if (a_off != off)
-        snprintf(why, whylen, "MIP-Authenticator-Offset %u differs from the extension's %zu", a_off,
-                 off);
-    else
-        return 0;
-    return DIAMETER_INVALID_AVP_VALUE;
-}
-
 static void on_amr(void *ctx, struct msg *amr)
 {
     struct aaad_home *h = ctx;
     struct aaad *ad = h->ad;
     const char *me = diam_identity(ad->diam);
-    char sid[VPN_SESSION_ID_MAX + 1] = "", nai[VPNDB_NAI_MAX + 1] = "", peer[ID_MAX];
-    char why[AAAH_REASON_MAX + 128] = "";
+    char peer[ID_MAX], why[AAAH_REASON_MAX + 128] = "";
     ad->cnt.amr_rx++;
     aaad_msg_source(amr, peer, sizeof(peer));
-    int sid_e = diam_session_id(amr, sid, sizeof(sid));
-    int nai_e = diam_get_str(amr, AVP_USER_NAME, 0, nai, sizeof(nai));
+    struct aaad_amr_in in;
+    aaad_amr_read(amr, &in);
+    const char *sid = in.sid, *nai = in.nai;
     aaad_event(me, "rx", "AMR", peer, sid[0] ? sid : nai, 0);
 
-    uint32_t rc = 0;
-    if (sid_e == ENOSPC || nai_e == ENOSPC) {
-        rc = DIAMETER_INVALID_AVP_VALUE;
-        snprintf(why, sizeof(why), "%s longer than %d octets",
-                 sid_e == ENOSPC ? "Session-Id" : "User-Name",
-                 sid_e == ENOSPC ? VPN_SESSION_ID_MAX : VPNDB_NAI_MAX);
-    }
-    const uint8_t *rrq = NULL, *chal = NULL;
-    size_t rrq_len = 0, chal_len = 0;
-    if (diam_get_os(amr, MIP4_AVP_REG_REQUEST, 0, &rrq, &rrq_len))
-        rrq = NULL;
-    if (diam_get_os(amr, MIP4_AVP_FA_CHALLENGE, 0, &chal, &chal_len))
-        chal = NULL;
-    bool su = false;
-    if (!rc) {
-        char e[VPN_AVP_ERR_MAX];
-        uint32_t vr = (uint32_t)vpn_avp_get_service_update(amr, &su, e, sizeof(e));
-        if (vr) {
-            rc = vr;
-            snprintf(why, sizeof(why), "%s", e);
-        }
-    }
-    if (!rc)
-        rc = check_mn_aaa_avps(amr, rrq, rrq_len, why, sizeof(why));
+    uint32_t rc = in.rc;
+    if (rc)
+        snprintf(why, sizeof(why), "%s", in.why);
     if (!rc && ad->cfg.home.require_tls && aaad_peer_tls(peer) == 0) {
         /* RFC 4004 §8: keys only over protected hops (DESIGN §6). */
         rc = MIP4_RC_END_TO_END_MIP_KEY_ENCRYPTION;
@@ -541,16 +459,18 @@ static void on_amr(void *ctx, struct msg *amr)
     snprintf(p->nai, sizeof(p->nai), "%s", nai);
     snprintf(p->fa_peer, sizeof(p->fa_peer), "%s", peer);
     p->new_session = nai[0] && !vpn_cache_find_nai(aaah_cache_ha(h->aaah), nai);
-    struct aaah_amr in = {
+    struct aaah_amr a = {
         .session_id = sid[0] ? sid : NULL,
         .nai = nai[0] ? nai : NULL,
-        .reg_req = rrq,
-        .reg_req_len = rrq_len,
-        .challenge = chal,
-        .challenge_len = chal_len,
-        .service_update = su,
+        .reg_req = in.rrq,
+        .reg_req_len = in.rrq_len,
+        .challenge = in.chal,
+        .challenge_len = in.chal_len,
+        .service_update = in.service_update,
+        .has_prev_fa = in.has_prev_fa,
+        .prev_fa = in.prev_fa,
     };
-    if (aaah_handle_amr(h->aaah, &in, &p->d, aaad_now_ms())) {
+    if (aaah_handle_amr(h->aaah, &a, &p->d, aaad_now_ms())) {
         log_warn("AMR %s (%s) from %s denied: %u (MIP code %u) %s", sid, nai, peer,
                  p->d.result_code, p->d.mip_code, p->d.reason);
         ama_error(h, amr, peer, sid, nai, p->d.result_code, p->d.reason);
@@ -560,6 +480,17 @@ static void on_amr(void *ctx, struct msg *amr)
     p->amr = amr;
     if (p->d.lifetime == 0)
         p->new_session = false; /* a deregistration creates nothing */
+    if (p->d.prev_fa_mismatch) {
+        char b1[INET_ADDRSTRLEN], b2[INET_ADDRSTRLEN];
+        ad->cnt.prev_fa_mismatch++;
+        log_warn("AMR %s (%s): the MN names previous FA %s, the AAAH's cache %s%s (the cache "
+                 "wins)",
+                 sid, nai, ip_str(p->d.mn_prev_fa, b1),
+                 p->new_session ? "has no session for it"
+                 : p->d.moved   ? "has it at FA "
+                                : "has it at this FA ",
+                 p->new_session ? "" : ip_str(p->d.moved ? p->d.prev_fa : p->d.fa, b2));
+    }
 
     char b[INET_ADDRSTRLEN];
     const struct aaad_home_agent *ha = aaad_conf_home_agent(&ad->cfg, p->d.ha);

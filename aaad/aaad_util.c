@@ -5,6 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "diam.h"
+#include "mip4vpn_dict.h"
 #include "vpn_cache.h"
 
 uint64_t aaad_now_ms(void)
@@ -79,6 +81,25 @@ void aaad_event(const char *node, const char *dir, const char *msg, const char *
     line[n++] = '\n';
     ssize_t w = write(STDERR_FILENO, line, n);
     (void)w;
+}
+
+int aaad_add_msa(struct msg *m, uint32_t code, uint32_t spi_code, uint32_t spi, uint32_t alg,
+                 int replay, const uint8_t *nonce, size_t nonce_len, const uint8_t *key,
+                 size_t key_len)
+{
+    struct avp *g = NULL;
+    int e = diam_add_group(m, code, 0, &g);
+    if (e == 0 && spi_code)
+        e = diam_add_u32(g, spi_code, 0, spi);
+    if (e == 0)
+        e = diam_add_u32(g, MIP4_AVP_ALGORITHM_TYPE, 0, alg);
+    if (e == 0 && replay)
+        e = diam_add_u32(g, MIP4_AVP_REPLAY_MODE, 0, (uint32_t)replay);
+    if (e == 0 && nonce)
+        e = diam_add_os(g, MIP4_AVP_NONCE, 0, nonce, nonce_len);
+    if (e == 0 && key)
+        e = diam_add_os(g, MIP4_AVP_SESSION_KEY, 0, key, key_len);
+    return e;
 }
 
 void aaad_dump_cache_items(const struct vpn_cache *c, const char *set, time_t now, FILE *out,

@@ -771,6 +771,11 @@ int aaah_handle_amr(struct aaah *a, const struct aaah_amr *in, struct aaah_decis
         vpn_cache_refresh(vh, lifetime, now);
         vpn_cache_refresh(vf, lifetime, now);
         rc = accept_from_cache(s, vh, vf, lifetime, d);
+        if (rc == 0 && in->has_prev_fa &&
+            in->prev_fa.s_addr != (moved ? old_fa.s_addr : fa.s_addr)) {
+            d->prev_fa_mismatch = true;
+            d->mn_prev_fa = in->prev_fa;
+        }
         if (rc == 0 && moved) {
             d->moved = true;
             d->prev_fa = old_fa;
@@ -829,6 +834,11 @@ int aaah_handle_amr(struct aaah *a, const struct aaah_amr *in, struct aaah_decis
     }
     rc = accept_from_cache(s, vpn_cache_find(a->cache_ha, s->sid),
                            vpn_cache_find(a->cache_fa, s->sid), lifetime, d);
+    if (rc == 0 && in->has_prev_fa && in->prev_fa.s_addr != fa.s_addr) {
+        /* A previous FA, but no session to move: nothing the AAAH can hand off from. */
+        d->prev_fa_mismatch = true;
+        d->mn_prev_fa = in->prev_fa;
+    }
     goto done;
 
 fail_new:

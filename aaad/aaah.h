@@ -18,7 +18,8 @@
  * A later AMR for the same NAI is a re-registration; from another FA it is a
  * move (seed [0068]-[0073], DESIGN §7): the previous FA is reported, the FA is
  * rewritten in the cached profiles (vpn_cache_move_fa), the profile keys are
- * kept and a new FA-HA key is issued.  With service_update set the database is
+ * kept and a new FA-HA key is issued.  A previous FA the MN names is only
+ * checked against this (prev_fa_mismatch): the cache wins.  With service_update set the database is
  * re-read regardless of the cache (seed [0090]-[0095]): new path, new keys.
  *
  * Single-threaded: one instance, owned by the daemon's event loop.
@@ -68,6 +69,10 @@ struct aaah_amr {
     const uint8_t *challenge; /* MIP-FA-Challenge (NULL if absent) */
     size_t challenge_len;
     bool service_update; /* our vendor service-update AVP (seed [0091]) */
+    /* The MN's previous-FA notification (MIP4VPN-Previous-FA-Address, from its CVSE): checked
+     * against the cache, which wins (FLOWS.md "AAAH"). */
+    bool has_prev_fa;
+    struct in_addr prev_fa;
 };
 
 /* The profiles one node gets, and that node's address. */
@@ -100,6 +105,10 @@ struct aaah_decision {
     uint32_t lifetime; /* granted, seconds; 0 = deregistered */
     bool moved;        /* a move: prev_fa is the FA the MN left */
     struct in_addr prev_fa;
+    /* The MN named a previous FA the cache disagrees with (mn_prev_fa): the cache's view is
+     * the decision's; the caller logs and counts it. */
+    bool prev_fa_mismatch;
+    struct in_addr mn_prev_fa;
     bool profile_cache;             /* the profile-cache marker (seed [0037]) */
     uint32_t generation;            /* bumped whenever the session's VPN information changes */
     struct aaah_profile_set ha_set; /* HAR: the HA's profiles (ha-gw, fa-ha, fa-pcn) */

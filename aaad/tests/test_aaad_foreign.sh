@@ -31,6 +31,8 @@ command -v jq >/dev/null || die "jq not installed"
 
 # Sanitizer builds: freeDiameter's own one-off leak is not ours (lsan.supp).
 export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$HERE/lsan.supp"
+# ... and its use-after-free on a peer's DPR (asan.supp).
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}suppressions=$HERE/asan.supp"
 TMP=$(mktemp -d /var/tmp/aaadforeign.XXXXXX)
 # shellcheck source=aaad_lib.sh
 source "$HERE/aaad_lib.sh"

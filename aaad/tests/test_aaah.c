@@ -515,6 +515,56 @@ static void test_move(void **state)
     aaah_decision_free(&d3);
 }
 
+/* The MN's previous-FA notification is checked against the cache, which wins (FLOWS.md). */
+static void test_prev_fa_notification(void **state)
+{
+    struct fx *f = *state;
+    struct aaah_decision d;
+    struct req r;
+    /* First registration naming a previous FA: no session to move, a mismatch. */
+    mk_amr(&r, "s1", "alice@home.example", "0.0.0.0", FA1);
+    r.amr.has_prev_fa = true;
+    r.amr.prev_fa = ip(FA2);
+    assert_int_equal(aaah_handle_amr(f->a, &r.amr, &d, T0), 0);
+    assert_false(d.moved);
+    assert_true(d.prev_fa_mismatch);
+    assert_int_equal(d.mn_prev_fa.s_addr, ip(FA2).s_addr);
+    aaah_decision_free(&d);
+    /* FA1 -> FA2 naming FA1: agreed. */
+    mk_amr(&r, "s1", "alice@home.example", "10.10.0.100", FA2);
+    r.amr.has_prev_fa = true;
+    r.amr.prev_fa = ip(FA1);
+    assert_int_equal(aaah_handle_amr(f->a, &r.amr, &d, T0), 0);
+    assert_true(d.moved);
+    assert_false(d.prev_fa_mismatch);
+    assert_int_equal(d.prev_fa.s_addr, ip(FA1).s_addr);
+    aaah_decision_free(&d);
+    /* FA2 -> FA1 naming another FA: the cache's FA2 is the previous FA. */
+    mk_amr(&r, "s2", "alice@home.example", "10.10.0.100", FA1);
+    r.amr.has_prev_fa = true;
+    r.amr.prev_fa = ip("203.0.113.99");
+    assert_int_equal(aaah_handle_amr(f->a, &r.amr, &d, T0), 0);
+    assert_true(d.moved);
+    assert_true(d.prev_fa_mismatch);
+    assert_int_equal(d.prev_fa.s_addr, ip(FA2).s_addr);
+    assert_int_equal(d.mn_prev_fa.s_addr, ip("203.0.113.99").s_addr);
+    aaah_decision_free(&d);
+    /* Re-registration at FA1 naming FA2 (the cache has it at FA1 already): no move. */
+    mk_amr(&r, "s2", "alice@home.example", "10.10.0.100", FA1);
+    r.amr.has_prev_fa = true;
+    r.amr.prev_fa = ip(FA2);
+    assert_int_equal(aaah_handle_amr(f->a, &r.amr, &d, T0), 0);
+    assert_false(d.moved);
+    assert_true(d.prev_fa_mismatch);
+    aaah_decision_free(&d);
+    /* ... naming FA1 itself: consistent with no move. */
+    r.amr.prev_fa = ip(FA1);
+    assert_int_equal(aaah_handle_amr(f->a, &r.amr, &d, T0), 0);
+    assert_false(d.moved);
+    assert_false(d.prev_fa_mismatch);
+    aaah_decision_free(&d);
+}
+
 static void test_service_update(void **state)
 {
     struct fx *f = *state;
@@ -600,6 +650,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pool_and_free, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fa_from_coa_and_listing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_move, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prev_fa_notification, setup, teardown),
         cmocka_unit_test_setup_teardown(test_service_update, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vpnshare0_no_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spi_allocator, setup_small_spi, teardown),

@@ -5,16 +5,26 @@
  *   diamtool -c FD.conf [--peer ID] [--wait-s S] amr --realm R --nai NAI --spi N --key HEX
  *            --ha IP --coa IP [--hoa IP] [--lifetime S] [--challenge HEX] [--session SID]
  *            [--timeout-ms T] [--no-challenge-avp] [--mangle-offset]
+ *            [--mn-ha-spi N --mn-ha-key HEX] [--prev-fa IP] [--service-update]
  *       builds the MN's Registration Request with mipd/proto (RFC 5944 + NAI, MN-FA challenge
- *       and MN-AAA authentication of RFC 3012), sends it in an AMR as an FA does
- *       (aaad/FLOWS.md "AMR") and prints the AMA as one JSON line.
- *   diamtool -c FD.conf [--peer ID] str --realm R --session SID [--timeout-ms T]
- *       sends an STR (Termination-Cause LOGOUT) and prints the STA as one JSON line.
+ *       and MN-AAA authentication of RFC 3012; with --mn-ha-*, an MN-HA authenticator too,
+ *       HMAC-MD5 of RFC 5944 §3.5.1, before the challenge), sends it in an AMR as an FA does
+ *       (aaad/FLOWS.md "AMR"; --prev-fa and --service-update add our vendor AVPs the FA
+ *       derives from the MN's extensions) and prints the AMA as one JSON line.
+ *   diamtool -c FD.conf [--peer ID] str --realm R --session SID [--cause N] [--timeout-ms T]
+ *       sends an STR (Termination-Cause N, default 1 LOGOUT) and prints the STA as one JSON line.
  *   diamtool -c FD.conf ha [--refuse NAI:CODE]... [--ignore NAI]... [--slow NAI:MS]...
+ *            [--bindings FILE]
  *       serves HARs until SIGTERM: prints one JSON line per HAR (what it carried) and answers
  *       HAA 2001 with a Registration Reply (code 0, MN-HA authenticator made with the MN-HA key
  *       of the HAR), or HAA 4005 with a reply of CODE for --refuse, nothing for --ignore, and
- *       2001 only after MS milliseconds for --slow.
+ *       2001 only after MS milliseconds for --slow.  --bindings keeps the bindings' care-of
+ *       addresses in FILE ("NAI COA" lines, read and rewritten at each HAR, so a test can move
+ *       a binding as a Registration Request relayed straight to the HA would): an accepted HAA
+ *       carries MIP4VPN-Previous-FA-Address = the care-of address of the binding it replaced.
+ *
+ * DIAMTOOL_SAVE=DIR in the environment writes every message sent or received to DIR (keys
+ * zeroed): the seeds of tests/fuzz/fuzz_diam_avp.
  *
  * Keys are never printed: a key shows as "…_fp", the first 8 octets of its SHA-256 in hex, so
  * a test can check that two messages carry the same key.  Exit status: 0 when an answer came
@@ -38,6 +48,7 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include "aaad_msg.h"
 #include "diam.h"
 #include "log.h"
 #include "loop.h"
@@ -69,6 +80,7 @@ static struct {
         unsigned delay_ms; /* answer late */
     } rules[MAX_RULES];
     size_t n_rules;
+    const char *bindings; /* ha mode: --bindings FILE */
 } g;
 
 static double mono_ms(void)
@@ -230,6 +242,51 @@ static void put_reply(FILE *f, struct msg *m)
     fprintf(f, ",\"mn_ha_auth\":%s}", rp.ext.mn_ha.present ? "true" : "false");
 }
 
+/* ---- seeds for the fuzz target --------------------------------------------------------------- */
+
+/* Zeroes the MIP-Session-Key of every RFC 4004 MSA and our profile keys (received messages we
+ * are done with). */
+static void zero_keys(struct msg *m)
+{
+    vpn_avp_wipe_keys(m);
+    struct avp *a = NULL;
+    if (fd_msg_browse(m, MSG_BRW_FIRST_CHILD, &a, NULL))
+        return;
+    while (a) {
+        struct avp *k = NULL;
+        struct avp_hdr *h = NULL;
+        if (diam_get_avp(a, MIP4_AVP_SESSION_KEY, 0, &k) == 0 && fd_msg_avp_hdr(k, &h) == 0 &&
+            h->avp_value && h->avp_value->os.data)
+            OPENSSL_cleanse(h->avp_value->os.data, h->avp_value->os.len);
+        if (fd_msg_browse(a, MSG_BRW_NEXT, &a, NULL))
+            break;
+    }
+}
+
+/* DIAMTOOL_SAVE=DIR: every message this run sends or receives is written to
+ * DIR/<pid>-<n>-<what>.bin, keys zeroed (seeds of tests/fuzz/fuzz_diam_avp). */
+static void save_msg(struct msg *m, const char *what, bool received)
+{
+    static unsigned n;
+    const char *dir = getenv("DIAMTOOL_SAVE");
+    if (!dir || !m)
+        return;
+    if (received)
+        zero_keys(m);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (fd_msg_bufferize(m, &buf, &len) != 0)
+        return;
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%d-%u-%s.bin", dir, (int)getpid(), n++, what);
+    FILE *f = fopen(path, "wb");
+    if (f) {
+        fwrite(buf, 1, len, f);
+        fclose(f);
+    }
+    free(buf);
+}
+
 /* ---- waiting for the peer ------------------------------------------------------------------- */
 
 static bool wait_peer(const char *id, unsigned seconds)
@@ -293,15 +350,16 @@ static void on_answer(void *arg, struct msg *ans, const char *why)
     put_profiles(stdout, ans);
     printf(",\"elapsed_ms\":%.1f}\n", el);
     fflush(stdout);
+    save_msg(ans, what, true);
     diam_msg_free(ans);
     loop_stop(g.loop);
 }
 
 struct amr_opts {
-    const char *realm, *nai, *session, *key_hex, *chal_hex;
-    struct in_addr ha, hoa, coa;
-    uint32_t spi, lifetime;
-    bool no_chal_avp, mangle_offset;
+    const char *realm, *nai, *session, *key_hex, *chal_hex, *mn_ha_key_hex;
+    struct in_addr ha, hoa, coa, prev_fa;
+    uint32_t spi, lifetime, mn_ha_spi, cause;
+    bool no_chal_avp, mangle_offset, service_update;
 };
 
 static int send_amr(const struct amr_opts *o, unsigned timeout_ms)
@@ -329,6 +387,18 @@ static int send_amr(const struct amr_opts *o, unsigned timeout_ms)
     mip_writer_init(&w, buf, sizeof(buf));
     mip_put_reg_request(&w, &rq);
     mip_put_nai(&w, o->nai, strlen(o->nai));
+    if (o->mn_ha_key_hex) {
+        /* RFC 5944 §3.5.2: covers the request up to its SPI; the MN-AAA one covers it too. */
+        uint8_t hk[64];
+        size_t hkl = 0;
+        if (hex2bin(o->mn_ha_key_hex, hk, sizeof(hk), &hkl) || !hkl || !o->mn_ha_spi) {
+            fprintf(stderr, "diamtool: --mn-ha-key must be hex (up to 64 octets), with "
+                            "--mn-ha-spi\n");
+            return 2;
+        }
+        mip_put_auth_hmac_md5(&w, MIP_EXT_MN_HA_AUTH, o->mn_ha_spi, hk, hkl);
+        OPENSSL_cleanse(hk, sizeof(hk));
+    }
     mip_put_challenge(&w, chal, chal_len);
     mip_put_mn_aaa_auth(&w, o->spi, key, keylen, chal, chal_len);
     OPENSSL_cleanse(key, sizeof(key));
@@ -381,12 +451,17 @@ static int send_amr(const struct amr_opts *o, unsigned timeout_ms)
         e = diam_add_addr(m, MIP4_AVP_HOME_AGENT_ADDRESS, 0, o->ha);
     if (e == 0)
         e = diam_add_u32(m, AVP_AUTH_SESSION_STATE, 0, 0);
+    if (e == 0 && o->prev_fa.s_addr)
+        e = vpn_avp_put_prev_fa(m, o->prev_fa, 0);
+    if (e == 0 && o->service_update)
+        e = vpn_avp_put_service_update(m, 0);
     if (e) {
         fprintf(stderr, "diamtool: cannot build the AMR (%s)\n", strerror(e));
         if (m)
             diam_msg_free(m);
         return 1;
     }
+    save_msg(m, "AMR", false);
     g.t0 = mono_ms();
     if ((e = diam_send(g.d, &m, timeout_ms, on_answer, "AMA")) != 0) {
         fprintf(stderr, "diamtool: cannot send the AMR (%s)\n", strerror(e));
@@ -395,20 +470,21 @@ static int send_amr(const struct amr_opts *o, unsigned timeout_ms)
     return -1; /* answer pending */
 }
 
-static int send_str(const char *realm, const char *sid, unsigned timeout_ms)
+static int send_str(const char *realm, const char *sid, uint32_t cause, unsigned timeout_ms)
 {
     struct msg *m = NULL;
     int e = diam_new_request(CMD_STR, sid, &m);
     if (e == 0)
         e = diam_add_dest(m, realm, NULL);
     if (e == 0)
-        e = diam_add_u32(m, AVP_TERMINATION_CAUSE, 0, 1 /* DIAMETER_LOGOUT */);
+        e = diam_add_u32(m, AVP_TERMINATION_CAUSE, 0, cause ? cause : 1 /* DIAMETER_LOGOUT */);
     if (e) {
         fprintf(stderr, "diamtool: cannot build the STR (%s)\n", strerror(e));
         if (m)
             diam_msg_free(m);
         return 1;
     }
+    save_msg(m, "STR", false);
     g.t0 = mono_ms();
     if ((e = diam_send(g.d, &m, timeout_ms, on_answer, "STA")) != 0) {
         fprintf(stderr, "diamtool: cannot send the STR (%s)\n", strerror(e));
@@ -432,17 +508,52 @@ static void send_delayed(struct loop *l, void *arg)
     free(dl);
 }
 
+/* --bindings FILE: the care-of address of nai's binding before this HAR ("" if none), and
+ * the new one written in its place (coa 0.0.0.0: removed, a deregistration). */
+static bool binding_swap(const char *nai, struct in_addr coa, struct in_addr *prev)
+{
+    char lines[64][340];
+    size_t n = 0;
+    bool found = false;
+    FILE *f = fopen(g.bindings, "r");
+    if (f) {
+        char line[320], who[260], addr[64];
+        while (n < 64 && fgets(line, sizeof(line), f)) {
+            if (sscanf(line, "%259s %63s", who, addr) != 2)
+                continue;
+            if (!strcmp(who, nai)) {
+                found = inet_pton(AF_INET, addr, prev) == 1;
+                continue;
+            }
+            snprintf(lines[n++], sizeof(lines[0]), "%s %s\n", who, addr);
+        }
+        fclose(f);
+    }
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", g.bindings);
+    f = fopen(tmp, "w");
+    if (f) {
+        for (size_t i = 0; i < n; i++)
+            fputs(lines[i], f);
+        char b[INET_ADDRSTRLEN];
+        if (coa.s_addr)
+            fprintf(f, "%s %s\n", nai, inet_ntop(AF_INET, &coa, b, sizeof(b)));
+        fclose(f);
+        rename(tmp, g.bindings);
+    }
+    return found;
+}
+
 static void on_har(void *ctx, struct msg *req)
 {
     (void)ctx;
-    char nai[256] = "", sid[512] = "";
-    diam_get_str(req, AVP_USER_NAME, 0, nai, sizeof(nai));
-    diam_session_id(req, sid, sizeof(sid));
+    struct aaad_har_in in;
+    aaad_har_read(req, &in);
     FILE *f = stdout;
     fputs("{\"cmd\":\"HAR\",\"session\":", f);
-    vpn_json_str(f, sid);
+    vpn_json_str(f, in.sid);
     fputs(",\"user\":", f);
-    vpn_json_str(f, nai);
+    vpn_json_str(f, in.nai);
     put_str_avp(f, "origin_host", req, AVP_ORIGIN_HOST);
     put_str_avp(f, "destination_host", req, AVP_DESTINATION_HOST);
     put_u32_avp(f, "lifetime", req, AVP_AUTHORIZATION_LIFETIME);
@@ -462,30 +573,31 @@ static void on_har(void *ctx, struct msg *req)
         put_str_avp(f, "realm", ofa, AVP_ORIGIN_REALM);
         fputc('}', f);
     }
-    bool present = false;
-    struct in_addr prev;
-    char e[VPN_AVP_ERR_MAX];
-    if (vpn_avp_get_prev_fa(req, &present, &prev, e, sizeof(e)) == 0 && present) {
+    if (in.has_prev_fa) {
         fputs(",\"prev_fa\":", f);
-        put_ip(f, prev);
+        put_ip(f, in.prev_fa);
     }
     put_profiles(f, req);
-
-    /* The registration request inside. */
-    const uint8_t *rrq = NULL;
-    size_t rrq_len = 0;
-    struct mip_reg_request rq;
-    bool rq_ok = diam_get_os(req, MIP4_AVP_REG_REQUEST, 0, &rrq, &rrq_len) == 0 &&
-                 mip_get_reg_request(rrq, rrq_len, &rq, NULL) == MIP_OK;
-    fprintf(f, ",\"reg_request_ok\":%s", rq_ok ? "true" : "false");
+    fprintf(f, ",\"reg_request_ok\":%s", in.rq_ok ? "true" : "false");
 
     int code = 0;
     unsigned delay_ms = 0;
     for (size_t i = 0; i < g.n_rules; i++)
-        if (!strcmp(g.rules[i].nai, nai)) {
+        if (!strcmp(g.rules[i].nai, in.nai)) {
             code = g.rules[i].code;
             delay_ms = g.rules[i].delay_ms;
         }
+    /* The binding this registration replaces (seed [0070]: the HAA names the old FA). */
+    struct in_addr prev = {0};
+    bool had = false;
+    if (g.bindings && code == 0 && in.rq_ok) {
+        had =
+            binding_swap(in.nai, in.rq.lifetime ? in.rq.care_of_addr : (struct in_addr){0}, &prev);
+        if (had) {
+            fputs(",\"binding_was\":", f);
+            put_ip(f, prev);
+        }
+    }
     fprintf(f, ",\"action\":\"%s\"}\n",
             code < 0   ? "ignore"
             : code     ? "refuse"
@@ -493,6 +605,7 @@ static void on_har(void *ctx, struct msg *req)
                        : "accept");
     fflush(f);
     if (code < 0) {
+        aaad_har_in_clear(&in);
         diam_msg_free(req);
         return;
     }
@@ -502,30 +615,27 @@ static void on_har(void *ctx, struct msg *req)
     uint8_t rep[MIP_MAX_MSG];
     struct mip_writer w;
     mip_writer_init(&w, rep, sizeof(rep));
-    uint32_t spi = 0, ha_fa_spi = 0;
-    const uint8_t *key = NULL;
-    size_t keylen = 0;
-    struct avp *msa = NULL;
-    if (diam_get_avp(req, MIP4_AVP_MN_TO_HA_MSA, 0, &msa) == 0)
-        diam_get_u32(msa, MIP4_AVP_MN_HA_SPI, 0, &spi);
-    if (diam_get_avp(req, MIP4_AVP_HA_TO_MN_MSA, 0, &msa) == 0)
-        diam_get_os(msa, MIP4_AVP_SESSION_KEY, 0, &key, &keylen);
-    if (diam_get_avp(req, MIP4_AVP_HA_TO_FA_MSA, 0, &msa) == 0)
-        diam_get_u32(msa, MIP4_AVP_HA_TO_FA_SPI, 0, &ha_fa_spi);
-    struct in_addr hoa = {0};
-    diam_get_addr(req, MIP4_AVP_MOBILE_NODE_ADDRESS, 0, &hoa);
-    if (rq_ok) {
+    const struct mip_reg_request *rq = &in.rq;
+    if (in.rq_ok) {
         struct mip_reg_reply rp;
         memset(&rp, 0, sizeof(rp));
         rp.code = (uint8_t)code;
-        rp.lifetime = code ? 0 : rq.lifetime;
-        rp.home_addr = hoa.s_addr ? hoa : rq.home_addr;
-        rp.home_agent = rq.home_agent;
-        rp.identification = rq.identification;
+        rp.lifetime = code ? 0 : rq->lifetime;
+        rp.home_addr = in.hoa.s_addr ? in.hoa : rq->home_addr;
+        rp.home_agent = rq->home_agent;
+        rp.identification = rq->identification;
         mip_put_reg_reply(&w, &rp);
-        if (key && spi)
-            mip_put_auth_hmac_md5(&w, MIP_EXT_MN_HA_AUTH, spi, key, keylen);
+        if (in.mn_ha_key && in.mn_ha_spi)
+            mip_put_auth_hmac_md5(&w, MIP_EXT_MN_HA_AUTH, in.mn_ha_spi, in.mn_ha_key,
+                                  in.mn_ha_key_len);
     }
+    struct in_addr ha = rq->home_agent, hoa = in.hoa;
+    uint32_t ha_fa_spi = in.ha_fa_spi;
+    bool rq_ok = in.rq_ok;
+    char nai[sizeof(in.nai)];
+    snprintf(nai, sizeof(nai), "%s", in.nai);
+    aaad_har_in_clear(&in);
+    save_msg(req, "HAR", true); /* its keys were last used just above */
     struct msg *ans = NULL;
     if (diam_new_answer(req, &ans)) {
         diam_msg_free(req);
@@ -538,16 +648,19 @@ static void on_har(void *ctx, struct msg *req)
     if (rc == 0 && rq_ok && w.err == MIP_OK)
         rc = diam_add_os(ans, MIP4_AVP_REG_REPLY, 0, rep, w.len);
     if (rc == 0 && rq_ok)
-        rc = diam_add_addr(ans, MIP4_AVP_HOME_AGENT_ADDRESS, 0, rq.home_agent);
+        rc = diam_add_addr(ans, MIP4_AVP_HOME_AGENT_ADDRESS, 0, ha);
     if (rc == 0 && hoa.s_addr)
         rc = diam_add_addr(ans, MIP4_AVP_MOBILE_NODE_ADDRESS, 0, hoa);
     if (rc == 0 && ha_fa_spi)
         rc = diam_add_u32(ans, MIP4_AVP_FA_TO_HA_SPI, 0, ha_fa_spi);
+    if (rc == 0 && had)
+        rc = vpn_avp_put_prev_fa(ans, prev, 0);
     if (rc) {
         fprintf(stderr, "diamtool: cannot build the HAA (%s)\n", strerror(rc));
         diam_msg_free(ans);
         return;
     }
+    save_msg(ans, "HAA", false);
     if (delay_ms) {
         struct delayed *dl = calloc(1, sizeof(*dl));
         if (dl) {
@@ -576,9 +689,10 @@ static void usage(void)
     fputs("usage: diamtool -c FD.conf [--peer ID] [--wait-s S] COMMAND ...\n"
           "  amr --realm R --nai NAI --spi N --key HEX --ha IP --coa IP [--hoa IP]\n"
           "      [--lifetime S] [--challenge HEX] [--session SID] [--timeout-ms T]\n"
-          "      [--no-challenge-avp] [--mangle-offset]\n"
-          "  str --realm R --session SID [--timeout-ms T]\n"
-          "  ha [--refuse NAI:CODE]... [--ignore NAI]... [--slow NAI:MS]...\n",
+          "      [--no-challenge-avp] [--mangle-offset] [--mn-ha-spi N --mn-ha-key HEX]\n"
+          "      [--prev-fa IP] [--service-update]\n"
+          "  str --realm R --session SID [--cause N] [--timeout-ms T]\n"
+          "  ha [--refuse NAI:CODE]... [--ignore NAI]... [--slow NAI:MS]... [--bindings FILE]\n",
           stderr);
 }
 
@@ -607,7 +721,13 @@ int main(int argc, char **argv)
         O_MANGLE,
         O_REFUSE,
         O_IGNORE,
-        O_SLOW
+        O_SLOW,
+        O_MNHA_SPI,
+        O_MNHA_KEY,
+        O_PREV_FA,
+        O_SU,
+        O_CAUSE,
+        O_BINDINGS
     };
     static const struct option opts[] = {{"conf", required_argument, NULL, 'c'},
                                          {"peer", required_argument, NULL, O_PEER},
@@ -628,6 +748,12 @@ int main(int argc, char **argv)
                                          {"refuse", required_argument, NULL, O_REFUSE},
                                          {"ignore", required_argument, NULL, O_IGNORE},
                                          {"slow", required_argument, NULL, O_SLOW},
+                                         {"mn-ha-spi", required_argument, NULL, O_MNHA_SPI},
+                                         {"mn-ha-key", required_argument, NULL, O_MNHA_KEY},
+                                         {"prev-fa", required_argument, NULL, O_PREV_FA},
+                                         {"service-update", no_argument, NULL, O_SU},
+                                         {"cause", required_argument, NULL, O_CAUSE},
+                                         {"bindings", required_argument, NULL, O_BINDINGS},
                                          {NULL, 0, NULL, 0}};
     const char *conf = NULL, *peer = NULL;
     unsigned wait_s = 20, timeout_ms = 10000;
@@ -684,6 +810,24 @@ int main(int argc, char **argv)
             break;
         case O_MANGLE:
             ao.mangle_offset = true;
+            break;
+        case O_MNHA_SPI:
+            ao.mn_ha_spi = (uint32_t)strtoul(optarg, NULL, 0);
+            break;
+        case O_MNHA_KEY:
+            ao.mn_ha_key_hex = optarg;
+            break;
+        case O_PREV_FA:
+            bad |= !parse_ip(optarg, &ao.prev_fa);
+            break;
+        case O_SU:
+            ao.service_update = true;
+            break;
+        case O_CAUSE:
+            ao.cause = (uint32_t)strtoul(optarg, NULL, 10);
+            break;
+        case O_BINDINGS:
+            g.bindings = optarg;
             break;
         case O_REFUSE:
         case O_IGNORE:
@@ -745,7 +889,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "diamtool: peer %s not open after %u s\n", peer ? peer : "(any)", wait_s);
         rc = 1;
     } else {
-        rc = is_amr ? send_amr(&ao, timeout_ms) : send_str(ao.realm, ao.session, timeout_ms);
+        rc = is_amr ? send_amr(&ao, timeout_ms)
+                    : send_str(ao.realm, ao.session, ao.cause, timeout_ms);
         if (rc < 0) {
             loop_run(g.loop);
             rc = g.rc;
