@@ -32,6 +32,7 @@
 #include "log.h"
 #include "mip_proto.h"
 #include "vpn_cache.h"
+#include "vpn_dp.h"
 
 struct daemon {
     struct agent agent;
@@ -198,6 +199,14 @@ static int ctl_cb(void *arg, const char *cmd, const char *args, FILE *out, const
         }
         fputs(",\"items\":", out);
         vpn_cache_dump_json(a->vpn, agent_now_s(a), out);
+    } else if (!strcmp(cmd, "vpn-kernel")) {
+        if (!a->vdp) {
+            *err = "vpn-kernel: this agent keeps no VPN information (plain Mobile IP: no aaa "
+                   "section)";
+            return -1;
+        }
+        fputs(",\"items\":", out);
+        vpn_dp_dump_json(a->vdp, out);
     } else if (!strcmp(cmd, "status")) {
         fprintf(out, ",\"role\":\"%s\",\"identity\":", mipd_role_str(d->cfg.role));
         ctl_json_str(out, d->identity);
@@ -208,7 +217,7 @@ static int ctl_cb(void *arg, const char *cmd, const char *args, FILE *out, const
                 ha_binding_count(a), fa_visitor_count(a), a->vpn ? vpn_cache_count(a->vpn) : 0,
                 bu_pending_count(a), dp_count(a->dp, -1), loop_timer_count(a->loop));
     } else {
-        *err = "unknown command (bindings, visitors, vpn, kernel, counters, status)";
+        *err = "unknown command (bindings, visitors, vpn, vpn-kernel, kernel, counters, status)";
         return -1;
     }
     return 0;
@@ -404,8 +413,8 @@ int main(int argc, char **argv)
     if (role == ROLE_PCN) {
         int rc = pcn_init(a);
         if (rc < 0) {
-            fprintf(stderr, "mipd: %s: cannot install the UDP %d redirects: %s\n", path,
-                    MIP_UDP_PORT, strerror(-rc));
+            fprintf(stderr, "mipd: %s: cannot start the PCN (UDP %d redirects, default SAs): %s\n",
+                    path, MIP_UDP_PORT, strerror(-rc));
             dp_flush(a->dp);
             return 1;
         }

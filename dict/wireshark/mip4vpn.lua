@@ -26,7 +26,14 @@ What it adds to stock Wireshark (DESIGN.md §6):
  * The content of our vendor-specific extensions (CVSE 38 / NVSE 134) under
    our vendor ID (preference "mip4vpn.vendor_id", default 32473, RFC 5612):
    vendor type 1 = route-optimisation authentication (SPI(4) + HMAC-SHA-256(32));
-   other vendor types are shown as raw data.
+   other vendor types are shown as raw data, except those of the moves and the
+   service update in a Registration Request (mipd/proto/mip_proto.h):
+       CVSE type 3 = previous-FA notification: the previous FA's address (4),
+                     mip4vpn.prev_fa;
+       NVSE type 3 = service update: request code (2), 1 = RELOAD-PROFILES,
+                     mip4vpn.service_update.code.
+   A wrong data length is an expert error (Malformed); a value mipd refuses
+   (previous FA not unicast, unknown request code) an expert warning.
 
 How it hooks in: the dissector replaces the stock "mip" dissector on UDP port
 434. Messages of type 255 are dissected here; every other message is handed
@@ -48,6 +55,20 @@ Vendor extensions inside registration messages (types 1 and 3):
    extensions of the registration message itself and, if it finds a CVSE of our
    vendor, adds a separate "Mobile IPv4 VPN" subtree decoding it (mip4vpn.cvse.*).
 
+RFC 3957 key replies inside registration replies (type 3):
+ * The home agent's reply in AAA mode carries the Generalized MN-HA Key
+   Generation Nonce Reply extension (type 43; aaad/FLOWS.md "HA"), in the long
+   extension format: Type(1) Subtype(1) Length(2) | Lifetime(4) | AAA SPI(4) |
+   HA SPI(4) | Algorithm(2) | Replay Method(2) | Nonce.  (Type 42, the MN-FA
+   variant, has the same layout.)  tshark 4.0's mip dissector does not know
+   these types and reads them as short-form extensions (type, 1-octet length):
+   it loses its way in the message and flags it Malformed.  So for a
+   registration message that carries them, this script hands the stock
+   dissector a copy of the message without them (a second data source,
+   "Registration message without RFC 3957 key extensions"; every mip.* field
+   keeps its value, the authenticators included) and decodes the key
+   extensions itself on the real bytes (mip4vpn.keygen.*).
+
 Expert info is only raised for real malformation (length fields that do not
 fit the message); well-formed messages never show Malformed.
 ]]
@@ -61,8 +82,18 @@ local TYPE_EXPERIMENTAL = 255
 local EXT_GEN_AUTH = 36
 local EXT_CVSE = 38
 local EXT_NVSE = 134
+-- RFC 3957 generalized key generation nonce replies (long form).
+local EXT_KEYGEN = { [42] = "Generalized MN-FA Key Generation Nonce Reply (RFC 3957)",
+                     [43] = "Generalized MN-HA Key Generation Nonce Reply (RFC 3957)" }
+local KEYGEN_FIXED = 16
 local VSE_TYPE_RO_AUTH = 1
 local RO_AUTH_LEN = 4 + 32
+-- Moves and service update (mip_proto.h: MIP_VSE_TYPE_PREV_FA, MIP_NVSE_TYPE_SERVICE_UPDATE).
+local VSE_TYPE_PREV_FA = 3
+local NVSE_TYPE_SERVICE_UPDATE = 3
+local PREV_FA_LEN = 4
+local SERVICE_UPDATE_LEN = 2
+local service_update_codes = { [1] = "RELOAD-PROFILES" }
 
 mip4vpn.prefs.vendor_id = Pref.uint("Vendor ID", 32473,
     "Enterprise number under which our CVSE/NVSE are sent (default 32473, RFC 5612)")
@@ -111,6 +142,9 @@ local gen_auth_subtypes = {
 local vse_type_names = {
     [VSE_TYPE_RO_AUTH] = "Route-optimisation authentication (HMAC-SHA-256)",
 }
+-- CVSE and NVSE types are separate spaces (RFC 3115).
+vse_type_names[VSE_TYPE_PREV_FA] = "Previous-FA notification"
+local nvse_type_names = { [NVSE_TYPE_SERVICE_UPDATE] = "Service update" }
 
 local F = {
     type = ProtoField.uint8("mip4vpn.type", "Message Type", base.DEC,
@@ -160,12 +194,27 @@ local F = {
     nvse_reserved = ProtoField.uint16("mip4vpn.nvse.reserved", "Reserved", base.HEX),
     nvse_vendor = ProtoField.uint32("mip4vpn.nvse.vendor", "Vendor ID", base.DEC),
     nvse_type = ProtoField.uint16("mip4vpn.nvse.type", "Vendor NVSE Type", base.DEC,
-        vse_type_names),
+        nvse_type_names),
     nvse_data = ProtoField.bytes("mip4vpn.nvse.data", "Vendor NVSE Data"),
+
+    keygen_type = ProtoField.uint8("mip4vpn.keygen.type", "Extension Type", base.DEC),
+    keygen_subtype = ProtoField.uint8("mip4vpn.keygen.subtype", "Subtype", base.DEC,
+        { [1] = "AAA" }),
+    keygen_len = ProtoField.uint16("mip4vpn.keygen.len", "Extension Length", base.DEC),
+    keygen_lifetime = ProtoField.uint32("mip4vpn.keygen.lifetime", "Key Lifetime", base.DEC),
+    keygen_aaa_spi = ProtoField.uint32("mip4vpn.keygen.aaa_spi", "AAA SPI", base.DEC),
+    keygen_spi = ProtoField.uint32("mip4vpn.keygen.spi", "HA/FA SPI", base.DEC),
+    keygen_alg = ProtoField.uint16("mip4vpn.keygen.alg", "Algorithm Identifier", base.DEC),
+    keygen_replay = ProtoField.uint16("mip4vpn.keygen.replay", "Replay Method", base.DEC),
+    keygen_nonce = ProtoField.bytes("mip4vpn.keygen.nonce", "Key Generation Nonce"),
 
     auth_spi = ProtoField.uint32("mip4vpn.auth.spi", "SPI", base.DEC),
     auth_hmac = ProtoField.bytes("mip4vpn.auth.hmac", "HMAC-SHA-256"),
 }
+
+F.prev_fa = ProtoField.ipv4("mip4vpn.prev_fa", "Previous FA")
+F.service_update_code = ProtoField.uint16("mip4vpn.service_update.code", "Request code", base.DEC,
+    service_update_codes)
 
 local fields = {}
 for _, f in pairs(F) do
@@ -177,7 +226,9 @@ local ef_bad_length = ProtoExpert.new("mip4vpn.bad_length.expert",
     "Length field inconsistent with the message", expert.group.MALFORMED, expert.severity.ERROR)
 local ef_truncated = ProtoExpert.new("mip4vpn.truncated.expert",
     "Message truncated", expert.group.MALFORMED, expert.severity.ERROR)
-mip4vpn.experts = { ef_bad_length, ef_truncated }
+local ef_bad_value = ProtoExpert.new("mip4vpn.bad_value.expert",
+    "Value the agents refuse", expert.group.PROTOCOL, expert.severity.WARN)
+mip4vpn.experts = { ef_bad_length, ef_truncated, ef_bad_value }
 
 local mip_dissector = Dissector.get("mip")
 
@@ -187,7 +238,49 @@ end
 
 -- Content of one of our vendor's VSEs: `dlen` octets at `off` (after the
 -- vendor type); is_cvse selects the field family.
+-- Previous-FA CVSE / service-update NVSE content; false when vtype is neither.
+local function dissect_moves_vse(tvb, off, dlen, vtype, tree, is_cvse)
+    local name, need
+    if is_cvse and vtype == VSE_TYPE_PREV_FA then
+        name, need = "Previous-FA notification", PREV_FA_LEN
+    elseif not is_cvse and vtype == NVSE_TYPE_SERVICE_UPDATE then
+        name, need = "Service update", SERVICE_UPDATE_LEN
+    else
+        return false
+    end
+    if dlen ~= need then
+        local it = tree
+        if dlen > 0 then
+            it = tree:add(is_cvse and F.cvse_data or F.nvse_data, tvb(off, dlen))
+        end
+        it:add_proto_expert_info(ef_bad_length,
+            string.format("%s data is %d octets, expected %d", name, dlen, need))
+        return true
+    end
+    local st = tree:add(mip4vpn, tvb(off, dlen), name)
+    if is_cvse then
+        local it = st:add(F.prev_fa, tvb(off, 4))
+        local a = tvb(off, 1):uint()
+        if tvb(off, 4):uint() == 0 or a == 127 or a >= 224 then
+            it:add_proto_expert_info(ef_bad_value, "Previous FA is not a unicast address")
+        end
+        st:append_text(": " .. tostring(tvb(off, 4):ipv4()))
+    else
+        local it = st:add(F.service_update_code, tvb(off, 2))
+        local code = tvb(off, 2):uint()
+        if service_update_codes[code] == nil then
+            it:add_proto_expert_info(ef_bad_value,
+                string.format("Request code %d unknown (1 = RELOAD-PROFILES)", code))
+        end
+        st:append_text(": " .. (service_update_codes[code] or tostring(code)))
+    end
+    return true
+end
+
 local function dissect_vse_content(tvb, off, dlen, vtype, tree, is_cvse)
+    if dissect_moves_vse(tvb, off, dlen, vtype, tree, is_cvse) then
+        return
+    end
     local data_field = is_cvse and F.cvse_data or F.nvse_data
     if vtype == VSE_TYPE_RO_AUTH then
         if dlen ~= RO_AUTH_LEN then
@@ -432,6 +525,63 @@ local function annotate_registration_cvse(tvb, tree)
     end
 end
 
+-- The RFC 3957 key extensions of a registration message: a list of
+-- {off, len} (whole extensions), or nil when there are none or the
+-- extensions do not walk cleanly (then the stock dissector judges).
+local function find_keygen(tvb)
+    local mtype = tvb(0, 1):uint()
+    local off = (mtype == 1 and 24) or (mtype == 3 and 20) or nil
+    if off == nil then
+        return nil
+    end
+    local total = tvb:len()
+    local found = {}
+    while off < total do
+        local etype = tvb(off, 1):uint()
+        local long = (etype == EXT_GEN_AUTH or etype == EXT_CVSE or EXT_KEYGEN[etype] ~= nil)
+        local hdr = long and 4 or 2
+        if total - off < hdr then
+            return nil
+        end
+        local elen = long and tvb(off + 2, 2):uint() or tvb(off + 1, 1):uint()
+        if hdr + elen > total - off then
+            return nil
+        end
+        if EXT_KEYGEN[etype] ~= nil then
+            found[#found + 1] = { off = off, len = hdr + elen }
+        end
+        off = off + hdr + elen
+    end
+    if #found == 0 then
+        return nil
+    end
+    return found
+end
+
+local function dissect_keygen(tvb, ext, tree)
+    local off, len = ext.off, ext.len
+    local etype = tvb(off, 1):uint()
+    local t = tree:add(mip4vpn, tvb(off, len), "Extension: " .. EXT_KEYGEN[etype])
+    t:add(F.keygen_type, tvb(off, 1))
+    t:add(F.keygen_subtype, tvb(off + 1, 1))
+    t:add(F.keygen_len, tvb(off + 2, 2))
+    local body = off + 4
+    if len - 4 < KEYGEN_FIXED then
+        t:add_proto_expert_info(ef_bad_length,
+            string.format("Key reply extension of %d octets, the fixed part alone needs %d",
+                len - 4, KEYGEN_FIXED))
+        return
+    end
+    t:add(F.keygen_lifetime, tvb(body, 4))
+    t:add(F.keygen_aaa_spi, tvb(body + 4, 4))
+    t:add(F.keygen_spi, tvb(body + 8, 4))
+    t:add(F.keygen_alg, tvb(body + 12, 2))
+    t:add(F.keygen_replay, tvb(body + 14, 2))
+    if len - 4 > KEYGEN_FIXED then
+        t:add(F.keygen_nonce, tvb(body + KEYGEN_FIXED, len - 4 - KEYGEN_FIXED))
+    end
+end
+
 function mip4vpn.dissector(tvb, pinfo, tree)
     if tvb:len() < 1 then
         return 0
@@ -439,9 +589,32 @@ function mip4vpn.dissector(tvb, pinfo, tree)
     if tvb(0, 1):uint() == TYPE_EXPERIMENTAL then
         return dissect_experimental(tvb, pinfo, tree)
     end
-    local n = mip_dissector:call(tvb, pinfo, tree)
-    annotate_registration_cvse(tvb, tree)
-    return n
+    local keygen = find_keygen(tvb)
+    if keygen == nil then
+        local n = mip_dissector:call(tvb, pinfo, tree)
+        annotate_registration_cvse(tvb, tree)
+        return n
+    end
+    -- The stock dissector sees the message without the key extensions.
+    local stripped = ByteArray.new()
+    local from = 0
+    for _, ext in ipairs(keygen) do
+        if ext.off > from then
+            stripped:append(tvb(from, ext.off - from):bytes())
+        end
+        from = ext.off + ext.len
+    end
+    if from < tvb:len() then
+        stripped:append(tvb(from, tvb:len() - from):bytes())
+    end
+    local stvb = stripped:tvb("Registration message without RFC 3957 key extensions")
+    mip_dissector:call(stvb, pinfo, tree)
+    annotate_registration_cvse(stvb, tree)
+    local t = tree:add(mip4vpn, tvb(), "Mobile IPv4 key distribution (RFC 3957)")
+    for _, ext in ipairs(keygen) do
+        dissect_keygen(tvb, ext, t)
+    end
+    return tvb:len()
 end
 
 -- Entry of the stock "mip.nvse_ext" table: tvb starts at the vendor NVSE type.

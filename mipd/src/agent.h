@@ -72,7 +72,12 @@ typedef int (*agent_tx_fn)(void *ctx, const struct pkt_addr *to, const uint8_t *
     X(bu_replayed)                                                                                 \
     X(bu_bad_vpninfo)                                                                              \
     X(bu_prohibited)                                                                               \
-    X(vpn_cache_errors)
+    X(vpn_cache_errors)                                                                            \
+    X(vpn_set)                                                                                     \
+    X(vpn_set_failed)                                                                              \
+    X(vpn_plan_errors)                                                                             \
+    X(vpn_no_default_sa)                                                                           \
+    X(vpn_removed)
 
 struct agent_counters {
 #define X(n) uint64_t n;
@@ -87,6 +92,7 @@ struct pcn_state;
 struct ro_state;
 struct vpn_cache;
 struct vpn_profile;
+struct vpn_dp;
 
 /* ---- the AAA seen from the agent (RFC 4004, aaad/FLOWS.md) ------------------
  *
@@ -228,6 +234,7 @@ struct agent {
     /* Where EVENT lines go (NULL = stderr). */
     FILE *event_out;
     struct vpn_cache *vpn; /* VPN information cache of this node (AAA mode, PCN) */
+    struct vpn_dp *vdp;    /* its tunnel and QoS control (vpn_dp.h), with the cache */
     struct ha_state *ha;
     struct fa_state *fa;
     struct pcn_state *pcn;
@@ -297,6 +304,22 @@ void agent_event_ip(const struct agent *a, const char *dir, const char *msg, str
                     const char *session, int code);
 /* VPN cache clock: seconds of the loop's monotonic clock. */
 time_t agent_now_s(struct agent *a);
+
+/* ---- tunnel and QoS control of the VPN cache sessions (vpn_dp.h) ----
+ * No-ops returning 0 when the agent keeps no VPN information. */
+/* Creates a->vdp for a node whose tunnel address is node (installs the
+ * default SAs).  -errno with err on failure. */
+int agent_vpn_init(struct agent *a, struct in_addr node, char *err, size_t errlen);
+void agent_vpn_fini(struct agent *a); /* removes every session's objects, the default SAs */
+/* Delete-then-set of session sid (vpn_dp_set), counted: vpn_set, or
+ * vpn_set_failed plus vpn_plan_errors (-EINVAL) / vpn_no_default_sa
+ * (-ENOKEY) / kernel_errors (other).  why: the reason, for the denial. */
+int agent_vpn_set(struct agent *a, const char *sid, struct in_addr hoa, const struct vpn_profile *p,
+                  unsigned n, char *why, size_t whylen);
+/* Roll-back: the session's objects back to what the cache holds for sid
+ * (none when the cache does not hold it). */
+void agent_vpn_restore(struct agent *a, const char *sid);
+void agent_vpn_remove(struct agent *a, const char *sid);
 
 /* Counters as a JSON array of {name, value} items. */
 void agent_dump_counters(const struct agent *a, FILE *out);

@@ -238,14 +238,138 @@ static int get_prefix(struct cfgctx *x, const config_setting_t *s, struct mipd_p
     return 0;
 }
 
+/* Hex string of exactly len octets into out (wiped on error). */
+static int get_hex_exact(struct cfgctx *x, const config_setting_t *grp, const char *key,
+                         uint8_t *out, size_t len, const char *what)
+{
+    const config_setting_t *s = config_setting_get_member(grp, key);
+    if (!s)
+        return fail(x, grp, "missing '%s' (hex)", key);
+    const char *v = config_setting_get_string(s);
+    if (!v)
+        return fail(x, s, "'%s' must be a hex string", key);
+    if (strlen(v) != 2 * len)
+        return fail(x, s, "'%s' must be %zu hex digits (%s), not %zu", key, 2 * len, what,
+                    strlen(v));
+    for (size_t i = 0; i < 2 * len; i += 2) {
+        int hi = hexval(v[i]), lo = hexval(v[i + 1]);
+        if (hi < 0 || lo < 0) {
+            OPENSSL_cleanse(out, len);
+            return fail(x, s, "'%s' has a non-hex character at position %zu", key,
+                        i + (hi < 0 ? 0 : 1));
+        }
+        out[i / 2] = (uint8_t)(hi << 4 | lo);
+    }
+    return 0;
+}
+
+/* One direction's key: the encryption key then the integrity key. */
+static int get_sa_key(struct cfgctx *x, const config_setting_t *grp, const char *key,
+                      const struct mipd_default_sa *d, struct vpn_keys *k)
+{
+    size_t el = vpn_enc_key_len(d->enc_alg), il = vpn_integ_key_len(d->integ_alg);
+    if (el + il == 0)
+        return config_setting_get_member(grp, key)
+                   ? fail(x, config_setting_get_member(grp, key),
+                          "'%s': enc \"null\" and integ \"none\" take no key", key)
+                   : 0;
+    uint8_t buf[VPN_ENC_KEY_MAX + VPN_INTEG_KEY_MAX];
+    char what[96];
+    snprintf(what, sizeof(what), "%zu octets of %s key then %zu of %s key", el,
+             vpn_enc_str(d->enc_alg), il, vpn_integ_str(d->integ_alg));
+    if (get_hex_exact(x, grp, key, buf, el + il, what))
+        return -1;
+    memcpy(k->enc, buf, el);
+    memcpy(k->integ, buf + el, il);
+    OPENSSL_cleanse(buf, sizeof(buf));
+    return 0;
+}
+
+/* `default_sas = ( { peer; spi_out; spi_in; sec; enc; integ; key_out; key_in; }, ... )` */
+static int get_default_sas(struct cfgctx *x, const config_setting_t *g, struct mipd_config *c)
+{
+    const config_setting_t *l = config_setting_get_member(g, "default_sas");
+    if (!l)
+        return 0;
+    if (!config_setting_is_list(l))
+        return fail(x, l, "'default_sas' must be a list ( { peer = ...; ... }, ... )");
+    int n = config_setting_length(l);
+    c->default_sas = calloc(n ? (size_t)n : 1, sizeof(*c->default_sas));
+    if (!c->default_sas)
+        return fail(x, l, "out of memory");
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(l, i);
+        if (!config_setting_is_group(e))
+            return fail(x, e, "default_sas entries must be groups { peer = \"...\"; ... }");
+        struct mipd_default_sa *d = &c->default_sas[i];
+        c->n_default_sas = (size_t)i + 1;
+        static const char *const known[] = {"peer",  "spi_out", "spi_in", "sec", "enc",
+                                            "integ", "key_out", "key_in", NULL};
+        if (check_known(x, e, "default_sas", known) || get_addr(x, e, "peer", true, &d->peer))
+            return -1;
+        if (!config_setting_get_member(e, "spi_out") || !config_setting_get_member(e, "spi_in"))
+            return fail(x, e, "missing 'spi_out' or 'spi_in'");
+        /* RFC 4303 §2.1: SPIs 1-255 are reserved, 0 is never sent. */
+        if (get_uint(x, e, "spi_out", VPN_SPI_MIN, UINT32_MAX > INT32_MAX ? INT32_MAX : UINT32_MAX,
+                     0, &d->spi_out) ||
+            get_uint(x, e, "spi_in", VPN_SPI_MIN, UINT32_MAX > INT32_MAX ? INT32_MAX : UINT32_MAX,
+                     0, &d->spi_in))
+            return -1;
+        char v[32] = "esp";
+        enum vpn_sec_type sec;
+        if (get_str(x, e, "sec", false, v, sizeof(v)))
+            return -1;
+        if (!vpn_sec_parse(v, &sec) || sec == VPN_SEC_ENCAP)
+            return fail(x, config_setting_get_member(e, "sec"),
+                        "'sec' must be \"esp\" or \"ah\" (an SA needs IPsec)");
+        d->sec = (uint8_t)sec;
+        enum vpn_enc_alg enc = sec == VPN_SEC_AH ? VPN_ENC_NULL : VPN_ENC_AES_CBC_128;
+        enum vpn_integ_alg integ = VPN_INTEG_HMAC_SHA256;
+        snprintf(v, sizeof(v), "%s", vpn_enc_str(enc));
+        if (get_str(x, e, "enc", false, v, sizeof(v)))
+            return -1;
+        if (!vpn_enc_parse(v, &enc))
+            return fail(x, config_setting_get_member(e, "enc"),
+                        "'enc' must be aes-cbc-128, aes-cbc-256, aes-gcm-128 or null");
+        snprintf(v, sizeof(v), "%s", vpn_integ_str(integ));
+        if (get_str(x, e, "integ", false, v, sizeof(v)))
+            return -1;
+        if (!vpn_integ_parse(v, &integ))
+            return fail(x, config_setting_get_member(e, "integ"),
+                        "'integ' must be hmac-sha1, hmac-sha256 or none");
+        if (enc == VPN_ENC_AES_GCM_128) {
+            /* AEAD: no separate integrity algorithm (RFC 4106). */
+            if (config_setting_get_member(e, "integ") && integ != VPN_INTEG_NONE)
+                return fail(x, config_setting_get_member(e, "integ"),
+                            "'integ' must be \"none\" (or absent) with enc \"aes-gcm-128\"");
+            integ = VPN_INTEG_NONE;
+        }
+        if (sec == VPN_SEC_AH && (enc != VPN_ENC_NULL || integ == VPN_INTEG_NONE))
+            return fail(x, e, "sec \"ah\" needs enc \"null\" and an integrity algorithm");
+        if (sec == VPN_SEC_ESP && enc == VPN_ENC_NULL && integ == VPN_INTEG_NONE)
+            return fail(x, e, "sec \"esp\" with enc \"null\" needs an integrity algorithm");
+        d->enc_alg = (uint8_t)enc;
+        d->integ_alg = (uint8_t)integ;
+        if (get_sa_key(x, e, "key_out", d, &d->key_out) ||
+            get_sa_key(x, e, "key_in", d, &d->key_in))
+            return -1;
+        for (int j = 0; j < i; j++)
+            if (c->default_sas[j].peer.s_addr == d->peer.s_addr)
+                return fail(x, e, "default_sas: peer %s is listed twice", inet_ntoa(d->peer));
+    }
+    return 0;
+}
+
 static int load_pcn(struct cfgctx *x, config_setting_t *root, struct mipd_config *c)
 {
     const config_setting_t *g = config_setting_get_member(root, "pcn");
     if (!g || !config_setting_is_group(g))
         return fail(x, g ? g : root, "missing group 'pcn: { ... };' for role pcn");
-    static const char *const known[] = {"address", "serves", "replay_window", "ha_peers", NULL};
+    static const char *const known[] = {"address",  "serves",      "replay_window",
+                                        "ha_peers", "default_sas", NULL};
     if (check_known(x, g, "pcn", known) || get_addr(x, g, "address", true, &c->pcn.address) ||
-        get_uint(x, g, "replay_window", 1, 86400, 7, &c->pcn.replay_window))
+        get_uint(x, g, "replay_window", 1, 86400, 7, &c->pcn.replay_window) ||
+        get_default_sas(x, g, c))
         return -1;
     const config_setting_t *l = config_setting_get_member(g, "serves");
     if (l) {
@@ -316,7 +440,7 @@ static int load_ha(struct cfgctx *x, config_setting_t *root, struct mipd_config 
         get_aaa(x, g, false, &c->ha.aaa) ||
         get_peers(x, g, "pcn_peers", MIPD_RO_KEY_MIN, &c->ha.pcn_peers, &c->ha.n_pcn_peers) ||
         get_uint(x, g, "bu_timeout_ms", 50, 60000, 1000, &c->ha.bu_timeout_ms) ||
-        get_uint(x, g, "bu_retries", 1, 10, 3, &c->ha.bu_retries))
+        get_uint(x, g, "bu_retries", 1, 10, 3, &c->ha.bu_retries) || get_default_sas(x, g, c))
         return -1;
     return 0;
 }
@@ -352,7 +476,7 @@ static int load_fa(struct cfgctx *x, config_setting_t *root, struct mipd_config 
         c->fa.n_links = (size_t)i + 1;
     }
     if (get_peers(x, g, "ha_peers", 16, &c->fa.ha_peers, &c->fa.n_ha_peers) ||
-        get_aaa(x, g, true, &c->fa.aaa))
+        get_aaa(x, g, true, &c->fa.aaa) || get_default_sas(x, g, c))
         return -1;
     /* RFC 3012 §3: the MN-AAA authenticator is computed over our challenge. */
     if (c->fa.aaa.enabled && !c->fa.challenge)
@@ -470,5 +594,8 @@ void config_free(struct mipd_config *c)
         OPENSSL_cleanse(c->pcn.ha_peers, c->pcn.n_ha_peers * sizeof(*c->pcn.ha_peers));
     free(c->pcn.ha_peers);
     free(c->pcn.serves);
+    if (c->default_sas)
+        OPENSSL_cleanse(c->default_sas, c->n_default_sas * sizeof(*c->default_sas));
+    free(c->default_sas);
     memset(c, 0, sizeof(*c));
 }

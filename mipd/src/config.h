@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "mip_proto.h"
+#include "vpn_profile.h"
 
 enum mipd_role { ROLE_HA, ROLE_FA, ROLE_PCN };
 const char *mipd_role_str(enum mipd_role r); /* "ha" "fa" "pcn" */
@@ -52,6 +53,20 @@ struct mipd_prefix {
 };
 
 #define MIPD_IDENTITY_MAX 256
+
+/* A pre-configured gateway-to-gateway SA pair (seed [0028], [0062]): what the
+ * profiles with vpnshare 0 (SPI 0) use instead of per-user SAs.  Out: this
+ * node -> peer with spi_out / key_out; in: peer -> this node with spi_in /
+ * key_in.  Each key is the encryption key followed by the integrity key, as
+ * long as the algorithms need (vpn_profile.h). */
+struct mipd_default_sa {
+    struct in_addr peer;
+    uint32_t spi_out, spi_in;
+    uint8_t sec;       /* enum vpn_sec_type: esp or ah */
+    uint8_t enc_alg;   /* enum vpn_enc_alg */
+    uint8_t integ_alg; /* enum vpn_integ_alg */
+    struct vpn_keys key_out, key_in;
+};
 
 struct mipd_config {
     enum mipd_role role;
@@ -102,6 +117,10 @@ struct mipd_config {
         struct mipd_peer *ha_peers; /* pairwise keys with home agents */
         size_t n_ha_peers;
     } pcn;
+
+    /* `default_sas` of the role's group (ha, fa or pcn). */
+    struct mipd_default_sa *default_sas;
+    size_t n_default_sas;
 };
 
 /* Pairwise RO keys are HMAC-SHA-256 keys: RFC 4868 §2.1.1 wants 32 octets. */

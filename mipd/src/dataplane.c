@@ -69,7 +69,7 @@ static uint64_t obj_hash(const struct dp_obj *o0)
         return mix64(h);
     h = mix64(h ^ (((uint64_t)o->a.s_addr << 32) | o->b.s_addr));
     h = mix64(h ^ (((uint64_t)o->table << 32) | o->priority));
-    return mix64(h ^ o->plen);
+    return mix64(h ^ o->plen ^ ((uint64_t)o->dplen << 8));
 }
 
 bool dp_obj_same(const struct dp_obj *x, const struct dp_obj *y)
@@ -84,7 +84,7 @@ bool dp_obj_same(const struct dp_obj *x, const struct dp_obj *y)
         return x->a.s_addr == y->a.s_addr && x->b.s_addr == y->b.s_addr && x->plen == y->plen &&
                x->table == y->table;
     return x->a.s_addr == y->a.s_addr && x->b.s_addr == y->b.s_addr && x->plen == y->plen &&
-           x->table == y->table && x->priority == y->priority;
+           x->dplen == y->dplen && x->table == y->table && x->priority == y->priority;
 }
 
 static void entry_free(struct dp_entry *e)
@@ -246,9 +246,19 @@ void dp_obj_describe(const struct dp_obj *o, const char *verb, char *buf, size_t
         snprintf(buf, len, "%s %s/%u dev %.16s%s%s table %u", verb, a, o->plen, o->ifname,
                  o->b.s_addr ? " via " : "", o->b.s_addr ? b : "", o->table);
         break;
-    case DP_OBJ_RULE:
-        snprintf(buf, len, "%s from %s/%u%s%.16s table %u prio %u", verb, a, o->plen,
+    case DP_OBJ_RULE: {
+        char to[40] = "";
+        if (o->dplen)
+            snprintf(to, sizeof(to), " to %s/%u", b, o->dplen);
+        snprintf(buf, len, "%s from %s/%u%s%s%.16s table %u prio %u", verb, a, o->plen, to,
                  o->ifname[0] ? " iif " : "", o->ifname, o->table, o->priority);
+        break;
+    }
+    case DP_OBJ_MARK_CLASS:
+        snprintf(buf, len, "%s %.16s dscp %u", verb, o->ifname, o->table);
+        break;
+    case DP_OBJ_MARK:
+        snprintf(buf, len, "%s %s/%u>%s/%u dscp %u", verb, a, o->plen, b, o->dplen, o->table);
         break;
     case DP_OBJ_PROXY_ARP:
         snprintf(buf, len, "%s %s dev %.16s", verb, a, o->ifname);
@@ -324,6 +334,9 @@ static int be_add(struct dataplane *dp, struct dp_obj *o)
     case DP_OBJ_XFRM_STATE:
     case DP_OBJ_XFRM_POLICY:
         break; /* dp_xfrm_many */
+    case DP_OBJ_MARK_CLASS:
+    case DP_OBJ_MARK:
+        break; /* dp_mark_many */
     }
     return -EINVAL;
 }
@@ -341,6 +354,16 @@ static int be_del(struct dataplane *dp, const struct dp_obj *o)
         return dp->ops->proxy_arp_del(dp->be, o);
     case DP_OBJ_UDP_REDIRECT:
         return dp->ops->udp_redirect_del ? dp->ops->udp_redirect_del(dp->be, o) : -EOPNOTSUPP;
+    case DP_OBJ_MARK_CLASS:
+        return dp->ops->mark_class_del ? dp->ops->mark_class_del(dp->be, (uint8_t)o->table)
+                                       : -EOPNOTSUPP;
+    case DP_OBJ_MARK: {
+        struct dp_mark_kop k = {.add = false, .o = o};
+        if (!dp->ops->mark_batch)
+            return -EOPNOTSUPP;
+        int r = dp->ops->mark_batch(dp->be, &k, 1);
+        return r < 0 ? r : k.result;
+    }
     case DP_OBJ_XFRM_STATE:
     case DP_OBJ_XFRM_POLICY:
         break; /* xfrm_del_entries */
@@ -483,35 +506,51 @@ int dp_route_put(struct dataplane *dp, struct in_addr dst, uint8_t plen, const c
     return r < 0 ? r : obj_put(dp, &o);
 }
 
-static int rule_key(struct dp_obj *o, struct in_addr src, uint8_t plen, const char *iif,
-                    uint32_t table, uint32_t priority)
+static int rule_key(struct dp_obj *o, struct in_addr src, uint8_t plen, struct in_addr dst,
+                    uint8_t dplen, const char *iif, uint32_t table, uint32_t priority)
 {
     memset(o, 0, sizeof(*o));
     o->kind = DP_OBJ_RULE;
     o->a = src;
     o->plen = plen;
+    o->b = dst;
+    o->dplen = dplen;
     o->table = table;
     o->priority = priority;
     int r = check_prefix(src, plen);
+    if (r == 0)
+        r = check_prefix(dst, dplen);
     return r < 0 ? r : set_ifname(o, iif, false);
 }
 
-int dp_rule_get(struct dataplane *dp, struct in_addr src, uint8_t plen, const char *iif,
-                uint32_t table, uint32_t priority)
+int dp_rule2_get(struct dataplane *dp, struct in_addr src, uint8_t splen, struct in_addr dst,
+                 uint8_t dplen, const char *iif, uint32_t table, uint32_t priority)
 {
     struct dp_obj o;
-    int r = rule_key(&o, src, plen, iif, table, priority);
+    int r = rule_key(&o, src, splen, dst, dplen, iif, table, priority);
     if (r == 0)
         r = obj_get(dp, &o);
     return r < 0 ? r : 0;
 }
 
+int dp_rule2_put(struct dataplane *dp, struct in_addr src, uint8_t splen, struct in_addr dst,
+                 uint8_t dplen, const char *iif, uint32_t table, uint32_t priority)
+{
+    struct dp_obj o;
+    int r = rule_key(&o, src, splen, dst, dplen, iif, table, priority);
+    return r < 0 ? r : obj_put(dp, &o);
+}
+
+int dp_rule_get(struct dataplane *dp, struct in_addr src, uint8_t plen, const char *iif,
+                uint32_t table, uint32_t priority)
+{
+    return dp_rule2_get(dp, src, plen, (struct in_addr){0}, 0, iif, table, priority);
+}
+
 int dp_rule_put(struct dataplane *dp, struct in_addr src, uint8_t plen, const char *iif,
                 uint32_t table, uint32_t priority)
 {
-    struct dp_obj o;
-    int r = rule_key(&o, src, plen, iif, table, priority);
-    return r < 0 ? r : obj_put(dp, &o);
+    return dp_rule2_put(dp, src, plen, (struct in_addr){0}, 0, iif, table, priority);
 }
 
 static int proxy_key(struct dp_obj *o, const char *ifname, struct in_addr addr)
@@ -620,12 +659,45 @@ static void flush_xfrm_tail(struct dataplane *dp)
     }
 }
 
+/* Removes up to DP_FLUSH_BATCH marks from the tail in one batch (their
+ * classes come earlier in the list: removed when the flush reaches them). */
+static void flush_mark_tail(struct dataplane *dp)
+{
+    struct dp_mark_kop k[DP_FLUSH_BATCH];
+    struct dp_entry *ents[DP_FLUSH_BATCH];
+    size_t n = 0;
+    for (struct dp_entry *e = dp->set.tail; e && e->obj.kind == DP_OBJ_MARK && n < DP_FLUSH_BATCH;
+         e = e->prev) {
+        k[n] = (struct dp_mark_kop){.add = false, .o = &e->obj};
+        ents[n++] = e;
+    }
+    int r = dp->ops->mark_batch ? dp->ops->mark_batch(dp->be, k, n) : -EOPNOTSUPP;
+    for (size_t i = 0; i < n; i++) {
+        int err = r < 0 ? r : k[i].result;
+        if (err < 0) {
+            char d[160];
+            dp_obj_describe(&ents[i]->obj, "remove", d, sizeof(d));
+            fprintf(stderr, "dataplane: flush: %s failed: %s\n", d, strerror(-err));
+        }
+        struct dp_obj ck;
+        dp_mark_class_obj(&ck, (uint8_t)ents[i]->obj.table);
+        struct dp_entry *c = dp_set_find(&dp->set, &ck);
+        if (c && c->obj.refs)
+            c->obj.refs--;
+        forget(dp, ents[i]);
+    }
+}
+
 void dp_flush(struct dataplane *dp)
 {
     while (dp->set.tail) {
         struct dp_entry *e = dp->set.tail;
         if (is_xfrm(&e->obj)) {
             flush_xfrm_tail(dp);
+            continue;
+        }
+        if (e->obj.kind == DP_OBJ_MARK) {
+            flush_mark_tail(dp);
             continue;
         }
         int r = be_del(dp, &e->obj);
@@ -717,7 +789,8 @@ static void json_obj(FILE *f, const struct dp_entry *e)
         fprintf(f, ",\"table\":%u", o->table);
         break;
     case DP_OBJ_RULE:
-        fprintf(f, "{\"kind\":\"rule\",\"src\":\"%s/%u\",\"iif\":", a, o->plen);
+        fprintf(f, "{\"kind\":\"rule\",\"src\":\"%s/%u\",\"dst\":\"%s/%u\",\"iif\":", a, o->plen, b,
+                o->dplen);
         if (o->ifname[0])
             json_str(f, o->ifname, DP_IFNAMSIZ);
         else
@@ -732,6 +805,19 @@ static void json_obj(FILE *f, const struct dp_entry *e)
         fprintf(f, "{\"kind\":\"udp_redirect\",\"dst\":\"%s/%u\",\"port\":%u", a, o->plen,
                 o->table);
         break;
+    case DP_OBJ_MARK_CLASS:
+        fprintf(f, "{\"kind\":\"dscp_class\",\"dscp\":%u,\"set\":", o->table);
+        json_str(f, o->ifname, DP_IFNAMSIZ);
+        break;
+    case DP_OBJ_MARK: {
+        char set[DP_MARK_SET_NAMSIZ];
+        dp_mark_set_name((uint8_t)o->table, set);
+        fprintf(f,
+                "{\"kind\":\"dscp_mark\",\"src\":\"%s/%u\",\"dst\":\"%s/%u\",\"dscp\":%u,"
+                "\"set\":\"%s\"",
+                a, o->plen, b, o->dplen, o->table, set);
+        break;
+    }
     case DP_OBJ_XFRM_STATE: {
         const struct dp_xfrm_state *sa = e->detail;
         fprintf(f,
@@ -1079,4 +1165,210 @@ const struct dp_xfrm_policy *dp_obj_xfrm_policy(const struct dp_obj *o)
     const struct dp_entry *e =
         (const struct dp_entry *)(const void *)((const char *)o - offsetof(struct dp_entry, obj));
     return e->detail;
+}
+
+/* ---- DSCP marks (DESIGN §8) --------------------------------------------------- */
+
+void dp_mark_set_name(uint8_t dscp, char name[DP_MARK_SET_NAMSIZ])
+{
+    snprintf(name, DP_MARK_SET_NAMSIZ, "mipd_dscp_%u", dscp);
+}
+
+void dp_mark_class_obj(struct dp_obj *o, uint8_t dscp)
+{
+    memset(o, 0, sizeof(*o));
+    o->kind = DP_OBJ_MARK_CLASS;
+    o->table = dscp;
+    dp_mark_set_name(dscp, o->ifname);
+}
+
+void dp_mark_obj(struct dp_obj *o, const struct dp_mark *m)
+{
+    memset(o, 0, sizeof(*o));
+    o->kind = DP_OBJ_MARK;
+    o->a = m->src;
+    o->plen = m->src_plen;
+    o->b = m->dst;
+    o->dplen = m->dst_plen;
+    o->table = m->dscp;
+}
+
+static int mark_check(const struct dp_mark *m)
+{
+    if (!m || m->dscp == 0 || m->dscp > 63 || check_prefix(m->src, m->src_plen) < 0 ||
+        check_prefix(m->dst, m->dst_plen) < 0)
+        return -EINVAL;
+    return 0;
+}
+
+/* Takes a reference on the class of dscp, creating its set and rule on the
+ * first.  Returns the class entry or NULL with *err. */
+static struct dp_entry *class_ref(struct dataplane *dp, uint8_t dscp, int *err)
+{
+    struct dp_obj key;
+    dp_mark_class_obj(&key, dscp);
+    struct dp_entry *c = dp_set_find(&dp->set, &key);
+    if (c) {
+        c->obj.refs++;
+        return c;
+    }
+    if (!dp->ops->mark_class_add || !dp->ops->mark_batch) {
+        *err = -EOPNOTSUPP;
+        return NULL;
+    }
+    int r = dp->ops->mark_class_add(dp->be, dscp);
+    if (r < 0) {
+        *err = r;
+        return NULL;
+    }
+    key.refs = 1;
+    c = dp_set_insert(&dp->set, &key);
+    if (!c) {
+        (void)dp->ops->mark_class_del(dp->be, dscp);
+        *err = -ENOMEM;
+        return NULL;
+    }
+    dp->counts[key.kind]++;
+    dp->cur = NULL;
+    return c;
+}
+
+/* Drops a class reference; the last one removes the rule and the set (a class
+ * whose removal fails stays in the shadow with no reference). */
+static void class_unref(struct dataplane *dp, uint8_t dscp)
+{
+    struct dp_obj key;
+    dp_mark_class_obj(&key, dscp);
+    struct dp_entry *c = dp_set_find(&dp->set, &key);
+    if (!c || (c->obj.refs && --c->obj.refs > 0))
+        return;
+    int r = dp->ops->mark_class_del(dp->be, dscp);
+    if (r < 0) {
+        char d[96];
+        dp_obj_describe(&c->obj, "remove", d, sizeof(d));
+        fprintf(stderr, "dataplane: %s failed: %s\n", d, strerror(-r));
+        return;
+    }
+    forget(dp, c);
+}
+
+unsigned dp_mark_many(struct dataplane *dp, struct dp_mark_op *ops, size_t n)
+{
+    if (!n)
+        return 0;
+    struct dp_mark_kop *k = calloc(n, sizeof(*k));
+    struct dp_entry **ents = calloc(n, sizeof(*ents));
+    long *kidx = calloc(n, sizeof(*kidx));
+    if (!k || !ents || !kidx) {
+        free(k);
+        free(ents);
+        free(kidx);
+        for (size_t i = 0; i < n; i++)
+            ops[i].result = -ENOMEM;
+        return (unsigned)n;
+    }
+    size_t nk = 0;
+    /* Phase 1: shadow bookkeeping (classes created now: their set must exist
+     * before its elements), element operations queued. */
+    for (size_t i = 0; i < n; i++) {
+        struct dp_mark_op *op = &ops[i];
+        kidx[i] = -1;
+        op->result = 0;
+        bool get = op->op == DP_MARK_GET;
+        int r = op->op > DP_MARK_PUT ? -EINVAL : mark_check(op->mark);
+        if (r < 0) {
+            op->result = r;
+            continue;
+        }
+        struct dp_obj key;
+        dp_mark_obj(&key, op->mark);
+        struct dp_entry *e = dp_set_find(&dp->set, &key);
+        if (get) {
+            if (e) {
+                if (e->pending && !k[e->pending - 1].add) {
+                    op->result = -EBUSY;
+                } else {
+                    e->obj.refs++;
+                    if (e->pending)
+                        kidx[i] = (long)e->pending - 1;
+                }
+                continue;
+            }
+            if (!class_ref(dp, op->mark->dscp, &op->result))
+                continue;
+            key.refs = 1;
+            e = dp_set_insert(&dp->set, &key);
+            if (!e) {
+                op->result = -ENOMEM;
+                class_unref(dp, op->mark->dscp);
+                continue;
+            }
+            dp->counts[key.kind]++;
+            dp->cur = NULL;
+            k[nk].add = true;
+        } else {
+            if (!e) {
+                op->result = -ENOENT;
+                continue;
+            }
+            if (e->obj.refs > 1) {
+                e->obj.refs--;
+                if (e->pending)
+                    kidx[i] = (long)e->pending - 1;
+                continue;
+            }
+            if (e->pending) {
+                op->result = -EBUSY;
+                continue;
+            }
+            k[nk].add = false;
+        }
+        k[nk].o = &e->obj;
+        ents[nk] = e;
+        e->pending = (unsigned)nk + 1;
+        kidx[i] = (long)nk;
+        nk++;
+    }
+    /* Phase 2: the kernel. */
+    if (nk) {
+        int r = dp->ops->mark_batch(dp->be, k, nk);
+        if (r < 0)
+            for (size_t j = 0; j < nk; j++)
+                k[j].result = r;
+    }
+    /* Phase 3: results; classes left without marks go. */
+    for (size_t j = 0; j < nk; j++) {
+        struct dp_entry *e = ents[j];
+        e->pending = 0;
+        if (k[j].add ? k[j].result < 0 : k[j].result == 0) {
+            uint8_t dscp = (uint8_t)e->obj.table;
+            forget(dp, e);
+            class_unref(dp, dscp);
+        }
+    }
+    unsigned failed = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (kidx[i] >= 0)
+            ops[i].result = k[kidx[i]].result;
+        if (ops[i].result < 0)
+            failed++;
+    }
+    free(k);
+    free(ents);
+    free(kidx);
+    return failed;
+}
+
+int dp_mark_get(struct dataplane *dp, const struct dp_mark *m)
+{
+    struct dp_mark_op op = {.op = DP_MARK_GET, .mark = m};
+    dp_mark_many(dp, &op, 1);
+    return op.result;
+}
+
+int dp_mark_put(struct dataplane *dp, const struct dp_mark *m)
+{
+    struct dp_mark_op op = {.op = DP_MARK_PUT, .mark = m};
+    dp_mark_many(dp, &op, 1);
+    return op.result;
 }

@@ -23,28 +23,35 @@
 #define DP_IFNAMSIZ 16
 
 struct dp_xfrm_kop;
+struct dp_mark_kop;
 
 enum dp_obj_kind {
-    DP_OBJ_TUNNEL,      /* IP-in-IP link: local -> remote */
-    DP_OBJ_ROUTE,       /* dst/plen via ifindex (table) */
-    DP_OBJ_RULE,        /* from src/plen [iif] lookup table, priority */
-    DP_OBJ_PROXY_ARP,   /* proxy neighbour entry for addr on ifindex */
-    DP_OBJ_XFRM_STATE,  /* IPsec SA (tunnel mode): a src, b dst, table spi, plen proto */
-    DP_OBJ_XFRM_POLICY, /* IPsec policy: a/plen src selector, b dst selector; table
-                          (dst plen | dir << 8), priority */
-    DP_OBJ_UDP_REDIRECT /* netfilter nat PREROUTING REDIRECT of UDP to a/plen port table
+    DP_OBJ_TUNNEL,       /* IP-in-IP link: local -> remote */
+    DP_OBJ_ROUTE,        /* dst/plen via ifindex (table) */
+    DP_OBJ_RULE,         /* from src/plen [iif] lookup table, priority */
+    DP_OBJ_PROXY_ARP,    /* proxy neighbour entry for addr on ifindex */
+    DP_OBJ_XFRM_STATE,   /* IPsec SA (tunnel mode): a src, b dst, table spi, plen proto */
+    DP_OBJ_XFRM_POLICY,  /* IPsec policy: a/plen src selector, b dst selector; table
+                           (dst plen | dir << 8), priority */
+    DP_OBJ_UDP_REDIRECT, /* netfilter nat PREROUTING REDIRECT of UDP to a/plen port table
                            to ourselves (the PCN's interception of BUs, DESIGN §7) */
+    DP_OBJ_MARK_CLASS,   /* DSCP class `table`: ipset hash:net,net "mipd_dscp_<table>" (name in
+                            ifname) + its mangle FORWARD rule; refs = marks of the class */
+    DP_OBJ_MARK          /* DSCP mark: packets a/plen -> b/dplen get DSCP `table` (an element
+                            of the class's set, DESIGN §8) */
 };
-#define DP_OBJ_KINDS (DP_OBJ_UDP_REDIRECT + 1)
+#define DP_OBJ_KINDS (DP_OBJ_MARK + 1)
 
 /* One kernel object as the shadow knows it. */
 struct dp_obj {
     enum dp_obj_kind kind;
-    char ifname[DP_IFNAMSIZ]; /* tunnel name; route/proxy device; rule iif ("" = any) */
+    char ifname[DP_IFNAMSIZ]; /* tunnel name; route/proxy device; rule iif ("" = any);
+                                 mark class: set name */
     int ifindex;              /* kernel index of ifname once known */
-    struct in_addr a;         /* tunnel local | route dst | rule src | proxy addr */
-    struct in_addr b;         /* tunnel remote | route gateway (0 = none) */
-    uint8_t plen;             /* route dst / rule src prefix length */
+    struct in_addr a;         /* tunnel local | route dst | rule src | proxy addr | mark src */
+    struct in_addr b;         /* tunnel remote | route gateway (0 = none) | rule dst | mark dst */
+    uint8_t plen;             /* route dst / rule src / mark src prefix length */
+    uint8_t dplen;            /* rule dst / mark dst prefix length (rule: 0 = any) */
     uint32_t table;           /* route table / rule lookup table (0 = main) */
     uint32_t priority;        /* rule priority */
     unsigned refs;            /* bindings that need this object */
@@ -74,6 +81,14 @@ struct dp_backend_ops {
      * local socket of that port (and removes that redirection). */
     int (*udp_redirect_add)(void *be, const struct dp_obj *o);
     int (*udp_redirect_del)(void *be, const struct dp_obj *o);
+    /* DSCP marking (DESIGN §8): creates the class's set and its fixed rule /
+     * removes both (called on the first / after the last mark of the class). */
+    int (*mark_class_add)(void *be, uint8_t dscp);
+    int (*mark_class_del)(void *be, uint8_t dscp);
+    /* Adds / removes n marks (set elements, struct dp_mark_kop, dp_backend.h),
+     * batched; sets each op's result.  Returns 0, or -errno if nothing could
+     * be sent. */
+    int (*mark_batch)(void *be, struct dp_mark_kop *ops, size_t n);
 };
 
 struct dataplane;
@@ -108,6 +123,12 @@ int dp_rule_get(struct dataplane *dp, struct in_addr src, uint8_t plen, const ch
                 uint32_t table, uint32_t priority);
 int dp_rule_put(struct dataplane *dp, struct in_addr src, uint8_t plen, const char *iif,
                 uint32_t table, uint32_t priority);
+/* A rule selecting the source AND the destination (the IP-in-IP path of an
+ * encapsulation-only VPN profile, DESIGN §8); dplen 0 = any destination. */
+int dp_rule2_get(struct dataplane *dp, struct in_addr src, uint8_t splen, struct in_addr dst,
+                 uint8_t dplen, const char *iif, uint32_t table, uint32_t priority);
+int dp_rule2_put(struct dataplane *dp, struct in_addr src, uint8_t splen, struct in_addr dst,
+                 uint8_t dplen, const char *iif, uint32_t table, uint32_t priority);
 
 int dp_proxy_arp_get(struct dataplane *dp, const char *ifname, struct in_addr addr);
 int dp_proxy_arp_put(struct dataplane *dp, const char *ifname, struct in_addr addr);
@@ -201,6 +222,39 @@ struct dp_xfrm_op {
     int result;                       /* out */
 };
 unsigned dp_xfrm_many(struct dataplane *dp, struct dp_xfrm_op *ops, size_t n);
+
+/* ---- DSCP marking (DESIGN §8, seed [0060]) -----------------------------------
+ *
+ * A mark: forwarded packets src/src_plen -> dst/dst_plen get the DSCP class
+ * dscp (1..63).  In the kernel: an element of the hash:net,net set of the
+ * class (one set and one fixed mangle FORWARD rule per class in use, created
+ * with the class's first mark and removed after its last).  Identity: the
+ * whole triple; reference-counted like every shadow object.  A /0 side is
+ * held as two /1 elements (hash:net,net has no /0). */
+struct dp_mark {
+    struct in_addr src, dst;
+    uint8_t src_plen, dst_plen;
+    uint8_t dscp;
+};
+
+int dp_mark_get(struct dataplane *dp, const struct dp_mark *m);
+int dp_mark_put(struct dataplane *dp, const struct dp_mark *m);
+
+/* Batch as dp_xfrm_many: the set elements of all ops are sent together
+ * (libipset aggregates them into few netlink messages).  Same rules: ops in
+ * order, own result each, -EBUSY for an object touched twice in one batch.
+ * Returns the number of failed ops. */
+enum dp_mark_op_kind { DP_MARK_GET, DP_MARK_PUT };
+struct dp_mark_op {
+    enum dp_mark_op_kind op;
+    const struct dp_mark *mark;
+    int result; /* out */
+};
+unsigned dp_mark_many(struct dataplane *dp, struct dp_mark_op *ops, size_t n);
+
+/* "mipd_dscp_<dscp>" */
+#define DP_MARK_SET_NAMSIZ 16
+void dp_mark_set_name(uint8_t dscp, char name[DP_MARK_SET_NAMSIZ]);
 
 /* Description of a shadow object returned by dp_obj_at (NULL if o is of
  * another kind).  Keys are not available (key pointers are NULL). */

@@ -18,7 +18,7 @@ void *dp_backend_of(struct dataplane *dp, const struct dp_backend_ops *ops);
 
 /*
  * A hashed set of dp_obj kept in insertion order (intrusive list).  Identity
- * (dp_obj_same): kind + ifname + a + b + plen + table + priority; refs and
+ * (dp_obj_same): kind + ifname + a + b + plen + dplen + table + priority; refs and
  * ifindex are payload.  Tunnels are identified by kind + name only (a link's
  * kernel identity is its name).
  */
@@ -58,7 +58,17 @@ struct dp_xfrm_kop {
     int result; /* out: 0 / -errno */
 };
 
-/* The dp_obj (identity) of an SA / policy. */
+/* One set-element operation of a mark batch (backend op mark_batch):
+ * o is the DP_OBJ_MARK (a/plen -> b/dplen, class in table). */
+struct dp_mark_kop {
+    bool add;
+    const struct dp_obj *o;
+    int result; /* out: 0 / -errno */
+};
+
+/* The dp_obj (identity) of an SA / policy / mark / mark class. */
+void dp_mark_obj(struct dp_obj *o, const struct dp_mark *m);
+void dp_mark_class_obj(struct dp_obj *o, uint8_t dscp);
 void dp_xfrm_state_obj(struct dp_obj *o, const struct dp_xfrm_state *sa);
 void dp_xfrm_policy_obj(struct dp_obj *o, const struct dp_xfrm_policy *pol);
 /* Copies without key pointers and padding garbage (comparable with memcmp). */

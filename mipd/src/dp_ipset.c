@@ -30,7 +30,8 @@ extern char **environ;
 
 struct dp_ipset {
     struct ipset *ipset;
-    char msg[256]; /* last libipset error */
+    char msg[256];   /* last libipset error */
+    unsigned errors; /* errors reported by libipset (batches) */
 };
 
 static int on_error(struct ipset *ipset, void *p, int status, const char *msg, ...)
@@ -38,6 +39,7 @@ static int on_error(struct ipset *ipset, void *p, int status, const char *msg, .
     (void)ipset;
     (void)status;
     struct dp_ipset *s = p;
+    s->errors++;
     va_list ap;
     va_start(ap, msg);
     vsnprintf(s->msg, sizeof(s->msg), msg, ap);
@@ -48,6 +50,7 @@ static int on_error(struct ipset *ipset, void *p, int status, const char *msg, .
 static int on_std_error(struct ipset *ipset, void *p)
 {
     struct dp_ipset *s = p;
+    s->errors++;
     const char *m = ipset_session_report_msg(ipset_session(ipset));
     snprintf(s->msg, sizeof(s->msg), "%s", m && *m ? m : "ipset error");
     ipset_session_report_reset(ipset_session(ipset));
@@ -103,6 +106,10 @@ static int cmd(struct dp_ipset *s, const char *fmt, ...)
     va_end(ap);
     s->msg[0] = 0;
     int rc = ipset_parse_line(s->ipset, line);
+    /* After a batch (ipset_parse_stream) libipset is in restore mode, where
+     * an add/del is buffered for aggregation: send it now. */
+    if (rc >= 0 && ipset_commit(ipset_session(s->ipset)) < 0)
+        rc = -1;
     if (rc < 0) {
         if (!s->msg[0])
             snprintf(s->msg, sizeof(s->msg), "ipset %.200s failed", line);
@@ -188,17 +195,96 @@ int dp_ipset_class_del(struct dp_ipset *s, uint8_t dscp)
     return cmd(s, "destroy %s", name);
 }
 
+/* The kernel elements of one mark: hash:net,net refuses /0 ("0.0.0.0/0" is
+ * not a valid net, prefixes 1..32), so a /0 side becomes 0.0.0.0/1 and
+ * 128.0.0.0/1.  Writes up to 4 lines "NAME a/p,b/q" into out. */
+static unsigned elem_lines(const struct dp_ipset_op *op, char out[4][80])
+{
+    char name[DP_IPSET_NAMSIZ];
+    dp_ipset_set_name(op->dscp, name);
+    struct in_addr half[2] = {{0}, {htonl(0x80000000u)}};
+    unsigned ns = op->splen ? 1 : 2, nd = op->dplen ? 1 : 2, n = 0;
+    for (unsigned i = 0; i < ns; i++)
+        for (unsigned j = 0; j < nd; j++) {
+            char a[16], b[16];
+            inet_ntop(AF_INET, op->splen ? &op->src : &half[i], a, sizeof(a));
+            inet_ntop(AF_INET, op->dplen ? &op->dst : &half[j], b, sizeof(b));
+            snprintf(out[n++], 80, "%s %s/%u,%s/%u", name, a, op->splen ? op->splen : 1, b,
+                     op->dplen ? op->dplen : 1);
+        }
+    return n;
+}
+
+static int elem_one(struct dp_ipset *s, const struct dp_ipset_op *op)
+{
+    char lines[4][80];
+    unsigned n = elem_lines(op, lines);
+    for (unsigned i = 0; i < n; i++) {
+        int rc = cmd(s, "-exist %s %s", op->add ? "add" : "del", lines[i]);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 int dp_ipset_elem(struct dp_ipset *s, bool add, uint8_t dscp, struct in_addr src, uint8_t splen,
                   struct in_addr dst, uint8_t dplen)
 {
-    char name[DP_IPSET_NAMSIZ], a[16], b[16];
-    dp_ipset_set_name(dscp, name);
-    inet_ntop(AF_INET, &src, a, sizeof(a));
-    inet_ntop(AF_INET, &dst, b, sizeof(b));
-    /* hash:net,net refuses /0 ("0.0.0.0/0" is not a valid net): 1..32. */
-    if (splen == 0 || dplen == 0) {
-        snprintf(s->msg, sizeof(s->msg), "ipset hash:net,net cannot hold a /0 prefix");
-        return -EINVAL;
+    struct dp_ipset_op op = {
+        .add = add, .dscp = dscp, .src = src, .dst = dst, .splen = splen, .dplen = dplen};
+    return elem_one(s, &op);
+}
+
+static int op_order(const void *x, const void *y)
+{
+    const struct dp_ipset_op *a = *(const struct dp_ipset_op *const *)x;
+    const struct dp_ipset_op *b = *(const struct dp_ipset_op *const *)y;
+    if (a->add != b->add)
+        return a->add ? 1 : -1; /* deletes first */
+    return (int)a->dscp - (int)b->dscp;
+}
+
+void dp_ipset_batch(struct dp_ipset *s, struct dp_ipset_op *ops, size_t n)
+{
+    if (n == 0)
+        return;
+    if (n == 1) {
+        ops[0].result = elem_one(s, &ops[0]);
+        return;
     }
-    return cmd(s, "%s %s %s/%u,%s/%u", add ? "add" : "del", name, a, splen, b, dplen);
+    /* Grouped by command and set, so libipset can aggregate (it only joins
+     * consecutive lines of the same command and set).  The ops touch
+     * distinct elements (the shadow sees to it): their order is free. */
+    const struct dp_ipset_op **ord = malloc(n * sizeof(*ord));
+    char *text = NULL;
+    size_t tlen = 0;
+    FILE *w = ord ? open_memstream(&text, &tlen) : NULL;
+    if (!w) {
+        free(ord);
+        for (size_t i = 0; i < n; i++)
+            ops[i].result = elem_one(s, &ops[i]);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        ord[i] = &ops[i];
+    qsort(ord, n, sizeof(*ord), op_order);
+    for (size_t i = 0; i < n; i++) {
+        char lines[4][80];
+        unsigned k = elem_lines(ord[i], lines);
+        for (unsigned j = 0; j < k; j++)
+            fprintf(w, "-exist %s %s\n", ord[i]->add ? "add" : "del", lines[j]);
+    }
+    free(ord);
+    fclose(w);
+    FILE *r = fmemopen(text, tlen, "r");
+    s->errors = 0;
+    s->msg[0] = 0;
+    if (r) {
+        ipset_parse_stream(s->ipset, r);
+        fclose(r);
+    }
+    free(text);
+    bool ok = r && s->errors == 0;
+    for (size_t i = 0; i < n; i++)
+        ops[i].result = ok ? 0 : elem_one(s, &ops[i]);
 }

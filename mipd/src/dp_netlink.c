@@ -26,6 +26,7 @@
  * route removed with its tunnel) counts as success: the goal state holds.
  */
 #include "dp_backend.h"
+#include "dp_ipset.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -61,6 +62,7 @@ struct nlbe {
     struct nl_sock *sk;
     int kerr;                /* errno of the last netlink error message, 0 if none */
     struct dp_xfrm_sock *xs; /* NETLINK_XFRM, opened on first use (dp_xfrm.c) */
+    struct dp_ipset *ips;    /* libipset session for DSCP marks, opened on first use */
 };
 
 static void nlb_log(const char *what, int err)
@@ -343,6 +345,17 @@ static int rule_op(struct nlbe *b, const struct dp_obj *o, bool add)
             goto out;
         }
     }
+    if (o->dplen) {
+        struct nl_addr *dst = addr4(o->b, o->dplen);
+        if (!dst)
+            goto out;
+        r = rtnl_rule_set_dst(ru, dst);
+        nl_addr_put(dst);
+        if (r < 0) {
+            r = -nle_to_errno(r);
+            goto out;
+        }
+    }
     if (o->ifname[0] && rtnl_rule_set_iif(ru, o->ifname) < 0) {
         r = -EINVAL;
         goto out;
@@ -610,6 +623,77 @@ static int nlb_udp_redirect_del(void *be, const struct dp_obj *o)
     return r;
 }
 
+/* ---- DSCP marks: ipset + iptables-legacy (dp_ipset.c, DESIGN §8) --------- */
+
+static int ipset_session_of(struct nlbe *b)
+{
+    if (b->ips)
+        return 0;
+    char err[128];
+    b->ips = dp_ipset_new(err, sizeof(err));
+    if (!b->ips) {
+        fprintf(stderr, "dp_netlink: %s\n", err);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+static int nlb_mark_class_add(void *be, uint8_t dscp)
+{
+    struct nlbe *b = be;
+    int r = ipset_session_of(b);
+    if (r == 0)
+        r = dp_ipset_class_add(b->ips, dscp);
+    if (r < 0)
+        fprintf(stderr, "dp_netlink: DSCP class %u (set + mangle rule): %s\n", dscp,
+                b->ips && dp_ipset_error(b->ips)[0] ? dp_ipset_error(b->ips) : strerror(-r));
+    return r;
+}
+
+static int nlb_mark_class_del(void *be, uint8_t dscp)
+{
+    struct nlbe *b = be;
+    int r = ipset_session_of(b);
+    if (r == 0)
+        r = dp_ipset_class_del(b->ips, dscp);
+    if (r < 0)
+        fprintf(stderr, "dp_netlink: remove DSCP class %u: %s\n", dscp,
+                b->ips && dp_ipset_error(b->ips)[0] ? dp_ipset_error(b->ips) : strerror(-r));
+    return r;
+}
+
+static int nlb_mark_batch(void *be, struct dp_mark_kop *ops, size_t n)
+{
+    struct nlbe *b = be;
+    int r = ipset_session_of(b);
+    if (r < 0)
+        return r;
+    struct dp_ipset_op *io = calloc(n ? n : 1, sizeof(*io));
+    if (!io)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const struct dp_obj *o = ops[i].o;
+        io[i] = (struct dp_ipset_op){.add = ops[i].add,
+                                     .dscp = (uint8_t)o->table,
+                                     .src = o->a,
+                                     .dst = o->b,
+                                     .splen = o->plen,
+                                     .dplen = o->dplen};
+    }
+    dp_ipset_batch(b->ips, io, n);
+    for (size_t i = 0; i < n; i++) {
+        ops[i].result = io[i].result;
+        if (io[i].result < 0) {
+            char d[160];
+            dp_obj_describe(ops[i].o, ops[i].add ? "add DSCP mark" : "delete DSCP mark", d,
+                            sizeof(d));
+            fprintf(stderr, "dp_netlink: %s: %s\n", d, dp_ipset_error(b->ips));
+        }
+    }
+    free(io);
+    return 0;
+}
+
 static int nlb_xfrm_batch(void *be, struct dp_xfrm_kop *ops, size_t n)
 {
     struct nlbe *b = be;
@@ -626,6 +710,7 @@ static void nlb_destroy(void *be)
     if (b->sk)
         nl_socket_free(b->sk);
     dp_xfrm_sock_free(b->xs);
+    dp_ipset_free(b->ips);
     free(b);
 }
 
@@ -645,6 +730,9 @@ static const struct dp_backend_ops netlink_ops = {
     .xfrm_batch = nlb_xfrm_batch,
     .udp_redirect_add = nlb_udp_redirect_add,
     .udp_redirect_del = nlb_udp_redirect_del,
+    .mark_class_add = nlb_mark_class_add,
+    .mark_class_del = nlb_mark_class_del,
+    .mark_batch = nlb_mark_batch,
 };
 
 struct dataplane *dp_new_netlink(void)

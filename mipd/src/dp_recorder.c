@@ -15,6 +15,9 @@
  *   xfrm_state_del esp spi 0x1000 192.0.2.1>192.0.2.11
  *   xfrm_policy_del out 10.0.0.0/24>10.10.0.100/32
  *   xfrm_batch 3                                      (before the lines of a batch of > 1)
+ *   mark_class_add mipd_dscp_46 dscp 46               (and mark_class_del)
+ *   mark_add 10.10.0.100/32>172.16.50.0/24 dscp 46    (and mark_del)
+ *   mark_batch 3                                      (before the lines of a batch of > 1)
  *
  * A call failed by fault injection is logged with " -> -ERRNO" appended.
  * ifindex look-ups are neither logged nor subject to fault injection: any
@@ -23,7 +26,9 @@
  *
  * The recorder keeps its own view of the kernel with kernel semantics: adding
  * an object that exists fails with -EEXIST, removing one that does not with
- * -ENOENT (-ENODEV for links), so shadow bugs show up in tests;
+ * -ENOENT (-ENODEV for links), a mark of a class whose set does not exist
+ * fails with -ENOENT, a class that still has marks cannot go (-EBUSY, as
+ * ipset refuses to destroy a set in use), so shadow bugs show up in tests;
  * dp_recorder_check() compares that view with the shadow.
  */
 #include "dp_backend.h"
@@ -273,6 +278,52 @@ static int rec_xfrm_batch(void *be, struct dp_xfrm_kop *ops, size_t n)
     return 0;
 }
 
+static int rec_mark_class_add(void *be, uint8_t dscp)
+{
+    struct dp_obj o;
+    dp_mark_class_obj(&o, dscp);
+    return rec_add(be, &o, "mark_class_add");
+}
+
+static int rec_mark_class_del(void *be, uint8_t dscp)
+{
+    struct recorder *r = be;
+    for (struct dp_entry *e = r->kernel.head; e; e = e->next)
+        if (e->obj.kind == DP_OBJ_MARK && e->obj.table == dscp) {
+            char line[96];
+            struct dp_obj o;
+            dp_mark_class_obj(&o, dscp);
+            dp_obj_describe(&o, "mark_class_del", line, sizeof(line));
+            int err = rec_call(r, line);
+            return err ? err : -EBUSY;
+        }
+    struct dp_obj o;
+    dp_mark_class_obj(&o, dscp);
+    return rec_del(be, &o, "mark_class_del");
+}
+
+static int rec_mark_batch(void *be, struct dp_mark_kop *ops, size_t n)
+{
+    struct recorder *r = be;
+    if (n > 1)
+        rec_log(r, "mark_batch %zu\n", n);
+    for (size_t i = 0; i < n; i++) {
+        struct dp_mark_kop *k = &ops[i];
+        struct dp_obj cls;
+        dp_mark_class_obj(&cls, (uint8_t)k->o->table);
+        if (k->add && !dp_set_find(&r->kernel, &cls)) {
+            char line[160];
+            dp_obj_describe(k->o, "mark_add", line, sizeof(line));
+            k->result = rec_call(r, line);
+            if (!k->result)
+                k->result = -ENOENT; /* no such set */
+            continue;
+        }
+        k->result = k->add ? rec_add(be, k->o, "mark_add") : rec_del(be, k->o, "mark_del");
+    }
+    return 0;
+}
+
 static void rec_destroy(void *be)
 {
     struct recorder *r = be;
@@ -298,6 +349,9 @@ static const struct dp_backend_ops recorder_ops = {
     .xfrm_batch = rec_xfrm_batch,
     .udp_redirect_add = rec_udp_redirect_add,
     .udp_redirect_del = rec_udp_redirect_del,
+    .mark_class_add = rec_mark_class_add,
+    .mark_class_del = rec_mark_class_del,
+    .mark_batch = rec_mark_batch,
 };
 
 struct dataplane *dp_new_recorder(void)

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "mip_proto.h"
 #include "vpn_cache.h"
+#include "vpn_dp.h"
 
 #define CHAL_LEN 16
 #define CHAL_KEEP 4           /* challenges remembered per link */
@@ -227,6 +228,15 @@ int fa_init(struct agent *a)
         fa_fini(a);
         return -1;
     }
+    /* Tunnel and QoS control of the cached sessions (seed [0060]-[0062]). */
+    char err[VPN_ERR_MAX + 64];
+    if (!a->vpn && a->cfg->n_default_sas)
+        log_warn("default_sas ignored: plain Mobile IP (no aaa section) carries no VPN");
+    if (a->vpn && !a->vdp && agent_vpn_init(a, a->cfg->fa.address, err, sizeof(err)) < 0) {
+        log_err("%s", err);
+        fa_fini(a);
+        return -1;
+    }
     dp_sysctl(a->dp, "all", "forwarding", "1");
     return 0;
 }
@@ -404,6 +414,7 @@ static void visitor_free(struct agent *a, struct visitor *v, bool end_session)
     if (v->nai[0])
         hmap_remove(&a->fa->visitors_nai, &v->by_nai);
     if (v->session_id && end_session) {
+        agent_vpn_remove(a, v->session_id);
         if (a->vpn)
             vpn_cache_remove_id(a->vpn, v->session_id);
         send_str(a, v->session_id, v->nai);
@@ -926,14 +937,63 @@ static void pending_deny(struct agent *a, struct pending *p, uint8_t code, const
     fa_deny(a, &p->mn, p->link, p->hoa, p->ha, p->ident, p->nai, p->nai_len, code, why);
 }
 
-/* An accepted AMA: visitor, VPN information, FA-HA key (FLOWS "FA"). */
+/* Seed [0054], [0058], [0060]-[0062]: the FA's VPN information for session
+ * sid, its tunnels and marks first (delete-then-set), then the cache.  On a
+ * failure the session's previous objects are back, the cache unchanged, and
+ * *code / *why say what to deny with. */
+static int fa_vpn_set(struct agent *a, const char *sid, const char *nai, struct in_addr hoa,
+                      const struct aaa_ama *ama, uint32_t life, uint8_t *code, const char **why)
+{
+    static char vwhy[VPN_ERR_MAX + 96];
+    /* The Diameter profile AVP has no leg (dict/vpn_avp.h): the FA's profiles
+     * are fa-pcn towards a dynamic gateway, else fa-ha (vpncache/README.md). */
+    struct vpn_profile *prof = calloc(ama->n_profiles ? ama->n_profiles : 1, sizeof(*prof));
+    if (!prof) {
+        *code = MIP_CODE_FA_INSUFFICIENT_RESOURCES;
+        *why = "out of memory";
+        return -ENOMEM;
+    }
+    for (unsigned i = 0; i < ama->n_profiles; i++) {
+        prof[i] = ama->profiles[i];
+        prof[i].nai = NULL;
+        prof[i].leg = prof[i].gw_type == VPN_GW_DYNAMIC ? VPN_LEG_FA_PCN : VPN_LEG_FA_HA;
+    }
+    int rc = agent_vpn_set(a, sid, hoa, prof, ama->n_profiles, vwhy, sizeof(vwhy));
+    if (rc < 0) {
+        agent_vpn_restore(a, sid);
+        /* Profiles that do not fit this FA make the AAA's answer unusable
+         * (RFC 5944 §3.7.3.1, 71); anything else is our lack (66). */
+        *code =
+            rc == -EINVAL ? MIP_CODE_FA_POORLY_FORMED_REPLY : MIP_CODE_FA_INSUFFICIENT_RESOURCES;
+        *why = vwhy;
+    } else if (!vpn_cache_set(a->vpn, sid, nai, hoa, a->cfg->fa.address, prof, ama->n_profiles,
+                              life, agent_now_s(a), vwhy, sizeof(vwhy))) {
+        a->cnt.vpn_cache_errors++;
+        log_warn("VPN information of %s (session %s) not cached: %s", nai, sid, vwhy);
+        agent_vpn_restore(a, sid);
+        *code = MIP_CODE_FA_INSUFFICIENT_RESOURCES;
+        *why = vwhy;
+        rc = -ENOMEM;
+    }
+    OPENSSL_cleanse(prof, (ama->n_profiles ? ama->n_profiles : 1) * sizeof(*prof));
+    free(prof);
+    return rc;
+}
+
+/* An accepted AMA: visitor, VPN information, FA-HA key (FLOWS "FA").  On a
+ * failure *code / *why say what to deny with and *keep_session whether the
+ * session goes on (a re-registration of a visitor that keeps its state). */
 static int aaa_accept(struct agent *a, struct pending *p, const struct mip_reg_reply *rp,
-                      const struct aaa_ama *ama, const char *sid)
+                      const struct aaa_ama *ama, const char *sid, uint8_t *code, const char **why,
+                      bool *keep_session)
 {
     struct fa_state *f = a->fa;
     char nai[MIPD_NAI_MAX];
     memcpy(nai, p->nai, p->nai_len < sizeof(nai) ? p->nai_len : sizeof(nai) - 1);
     nai[p->nai_len < sizeof(nai) ? p->nai_len : sizeof(nai) - 1] = 0;
+    *keep_session = false;
+    *code = MIP_CODE_FA_INSUFFICIENT_RESOURCES;
+    *why = "kernel refused the visitor's route";
     if (rp->lifetime == 0) {
         struct visitor *v = find_visitor(f, rp->home_addr);
         if (!v)
@@ -946,6 +1006,7 @@ static int aaa_accept(struct agent *a, struct pending *p, const struct mip_reg_r
                 return 0;
         }
         send_str(a, sid, nai); /* the session of this request ends as well */
+        agent_vpn_remove(a, sid);
         if (a->vpn)
             vpn_cache_remove_id(a->vpn, sid);
         return 0;
@@ -953,21 +1014,35 @@ static int aaa_accept(struct agent *a, struct pending *p, const struct mip_reg_r
     /* The MN may not have known its HA (RFC 4004 §1): the reply names it. */
     p->ha = rp->home_agent;
     int rc = visitor_update(a, p, rp->home_addr, rp->lifetime);
-    if (rc < 0)
+    if (rc < 0) {
+        a->cnt.kernel_errors++;
         return rc;
+    }
     struct visitor *v = find_visitor(f, rp->home_addr);
     if (!v)
         return -ENOENT;
-    if (!v->session_id || strcmp(v->session_id, sid)) {
-        if (v->session_id) {
-            /* A new session replaces the visitor's old one at the AAA. */
-            if (a->vpn)
-                vpn_cache_remove_id(a->vpn, v->session_id);
-            send_str(a, v->session_id, v->nai);
-            free(v->session_id);
-        }
-        v->session_id = strdup(sid);
+    if (v->session_id && strcmp(v->session_id, sid)) {
+        /* A new session replaces the visitor's old one at the AAA; its
+         * objects go first (the new ones select the same traffic). */
+        agent_vpn_remove(a, v->session_id);
+        if (a->vpn)
+            vpn_cache_remove_id(a->vpn, v->session_id);
+        send_str(a, v->session_id, v->nai);
+        free(v->session_id);
+        v->session_id = NULL;
     }
+    uint32_t life =
+        ama->has_lifetime && ama->lifetime < rp->lifetime ? ama->lifetime : rp->lifetime;
+    rc = fa_vpn_set(a, sid, nai, rp->home_addr, ama, life, code, why);
+    if (rc < 0) {
+        if (v->session_id)
+            *keep_session = true; /* a re-registration: the visit goes on as it was */
+        else
+            visitor_free(a, v, false); /* the caller ends the session (STR) */
+        return rc;
+    }
+    if (!v->session_id)
+        v->session_id = strdup(sid);
     OPENSSL_cleanse(&v->fa_ha, sizeof(v->fa_ha));
     v->has_fa_ha = false;
     if (ama->has_fa_ha && ama->fa_ha_key_len && ama->fa_ha_key_len <= sizeof(v->fa_ha.key)) {
@@ -976,28 +1051,6 @@ static int aaa_accept(struct agent *a, struct pending *p, const struct mip_reg_r
         memcpy(v->fa_ha.key, ama->fa_ha_key, ama->fa_ha_key_len);
         v->fa_ha.keylen = ama->fa_ha_key_len;
         v->fa_ha.alg = MIP_AUTH_HMAC_MD5;
-    }
-    /* Seed [0054]: store the VPN information (delete-then-set per session). */
-    char err[VPN_ERR_MAX];
-    uint32_t life =
-        ama->has_lifetime && ama->lifetime < rp->lifetime ? ama->lifetime : rp->lifetime;
-    /* The Diameter profile AVP has no leg (dict/vpn_avp.h): the FA's profiles
-     * are fa-pcn towards a dynamic gateway, else fa-ha (vpncache/README.md). */
-    struct vpn_profile *prof = calloc(ama->n_profiles ? ama->n_profiles : 1, sizeof(*prof));
-    for (unsigned i = 0; prof && i < ama->n_profiles; i++) {
-        prof[i] = ama->profiles[i];
-        prof[i].nai = NULL;
-        prof[i].leg = prof[i].gw_type == VPN_GW_DYNAMIC ? VPN_LEG_FA_PCN : VPN_LEG_FA_HA;
-    }
-    if (!prof || !vpn_cache_set(a->vpn, sid, nai, rp->home_addr, a->cfg->fa.address, prof,
-                                ama->n_profiles, life, agent_now_s(a), err, sizeof(err))) {
-        a->cnt.vpn_cache_errors++;
-        log_warn("VPN information of %s (session %s) not cached: %s", nai, sid,
-                 prof ? err : "out of memory");
-    }
-    if (prof) {
-        OPENSSL_cleanse(prof, ama->n_profiles * sizeof(*prof));
-        free(prof);
     }
     return 0;
 }
@@ -1074,12 +1127,13 @@ void fa_aaa_answer(struct agent *a, uint64_t amr_id, const struct aaa_ama *ama)
     char h[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &rp.home_addr, h, sizeof(h));
     if (success && rp.code <= MIP_CODE_ACCEPTED_NO_SIMUL) {
-        int rc = aaa_accept(a, p, &rp, ama, sid ? sid : "");
+        uint8_t dcode;
+        const char *dwhy;
+        bool keep;
+        int rc = aaa_accept(a, p, &rp, ama, sid ? sid : "", &dcode, &dwhy, &keep);
         if (rc < 0) {
-            a->cnt.kernel_errors++;
-            pending_deny(a, p, MIP_CODE_FA_INSUFFICIENT_RESOURCES,
-                         "kernel refused the visitor's route");
-            if (sid)
+            pending_deny(a, p, dcode, dwhy);
+            if (sid && !keep)
                 send_str_realm(a, sid, pnai(p, nbuf), ama->origin_realm);
             pending_free(a, p);
             return;
@@ -1121,6 +1175,7 @@ void fa_fini(struct agent *a)
         visitor_free(a, hmap_entry(n, struct visitor, node), true);
     while ((bkt = 0, n = hmap_iter(&f->pending, &bkt, NULL)))
         pending_free(a, hmap_entry(n, struct pending, node));
+    agent_vpn_fini(a);
     if (a->vpn) {
         vpn_cache_free(a->vpn);
         a->vpn = NULL;

@@ -31,6 +31,7 @@
 #include "mip_proto.h"
 #include "vpn_cache.h"
 #include "vpn_cvse.h"
+#include "vpn_dp.h"
 
 #define HA_MAX_BU_GROUPS 8 /* PCNs one registration can involve */
 
@@ -187,6 +188,15 @@ int ha_init(struct agent *a)
         ha_fini(a);
         return -1;
     }
+    /* Tunnel and QoS control of the cached sessions (seed [0060]-[0062]). */
+    char err[VPN_ERR_MAX + 64];
+    if (!a->vpn && a->cfg->n_default_sas)
+        log_warn("default_sas ignored: plain Mobile IP (no aaa section) carries no VPN");
+    if (a->vpn && !a->vdp && agent_vpn_init(a, a->cfg->ha.address, err, sizeof(err)) < 0) {
+        log_err("%s", err);
+        ha_fini(a);
+        return -1;
+    }
     /* RFC 5944 §4.2.3: the HA forwards for its mobile nodes; it must not send
      * ICMP redirects for the home addresses it intercepts. */
     dp_sysctl(a->dp, "all", "forwarding", "1");
@@ -326,6 +336,7 @@ static void binding_free(struct agent *a, struct binding *b, bool tell_pcns)
     if (m->session_id) {
         if (tell_pcns)
             send_lifetime0_bus(a, m);
+        agent_vpn_remove(a, m->session_id);
         if (a->vpn)
             vpn_cache_remove_id(a->vpn, m->session_id);
         free(m->session_id);
@@ -386,6 +397,7 @@ void ha_fini(struct agent *a)
         }
     }
     bu_fini(a);
+    agent_vpn_fini(a);
     if (a->vpn) {
         vpn_cache_free(a->vpn);
         a->vpn = NULL;
@@ -838,6 +850,7 @@ static void reg_undo(struct agent *a, struct reg_txn *t)
         } else {
             vpn_cache_remove_id(a->vpn, t->session_id);
         }
+        agent_vpn_restore(a, t->session_id);
     }
     if (!m->b)
         return;
@@ -1187,6 +1200,7 @@ void ha_har_rx(struct agent *a, const struct aaa_har *har)
             binding_free(a, m->b, true);
             a->cnt.deregistrations++;
         }
+        agent_vpn_remove(a, har->session_id);
         if (a->vpn)
             vpn_cache_remove_id(a->vpn, har->session_id);
         log_info("%s (%s) deregistered via the AAA", har->nai, hoa_s);
@@ -1297,9 +1311,23 @@ void ha_har_rx(struct agent *a, const struct aaa_har *har)
     /* A new session of the same MN replaces the binding's old one. */
     if (m->session_id && strcmp(m->session_id, har->session_id)) {
         send_lifetime0_bus(a, m);
+        agent_vpn_remove(a, m->session_id);
         vpn_cache_remove_id(a->vpn, m->session_id);
         free(m->session_id);
         m->session_id = NULL;
+    }
+    /* Seed [0057], [0060]-[0062]: MAVPN, the HA's own tunnels and marks
+     * (ha-gw and fa-ha legs; the fa-pcn ones go to the PCN by BU). */
+    {
+        struct vpn_session *vs = vpn_cache_find(a->vpn, har->session_id);
+        static char vwhy[VPN_ERR_MAX + 96];
+        if (vs && agent_vpn_set(a, har->session_id, har->hoa, vs->profiles, vs->n_profiles, vwhy,
+                                sizeof(vwhy)) < 0) {
+            reg_undo(a, t); /* cache, kernel objects and binding as they were */
+            reg_txn_free(t);
+            mn_idle(a, m);
+            HAR_DENY(MIP_CODE_HA_INSUFFICIENT_RESOURCES, rq.identification, vwhy);
+        }
     }
     /* Seed [0057]: a BU for each destination gateway that is dynamic. */
     const char *bwhy = NULL;

@@ -19,9 +19,16 @@
  *   VPN-INFO CVSE missing, twice or undecodable ...... 134 (bu_bad_vpninfo)
  *   VPN information for another PCN or a
  *   correspondent we do not serve ..................... 129 (bu_prohibited)
+ *   profiles that cannot be planned at this PCN ...... 134 (vpn_plan_errors)
+ *   no default SA for a vpnshare-0 profile, or the
+ *   kernel refused an object ......................... 130 (vpn_no_default_sa,
+ *                                                        kernel_errors)
  *   cache refused it ................................ 130 (vpn_cache_errors)
  * then the session's profiles replace what we held (delete-then-set, seed
- * [0060]-[0061]); lifetime 0 removes the session.  BA 0 (bu_accepted).
+ * [0060]-[0061]): first its kernel objects (vpn_dp.h: SAs, policies, DSCP
+ * marks, IP-in-IP paths), then the cache; a failure puts the previous
+ * objects back.  Lifetime 0 removes the session and its objects, and so does
+ * its expiry.  BA 0 (bu_accepted).
  * The identification counts as used once the BU is authenticated and fresh.
  */
 #include <arpa/inet.h>
@@ -34,6 +41,7 @@
 #include "mip_proto.h"
 #include "vpn_cache.h"
 #include "vpn_cvse.h"
+#include "vpn_dp.h"
 
 #define PCN_EXPIRE_TICK_MS 1000
 
@@ -43,11 +51,16 @@ struct pcn_state {
     struct agent *agent;
 };
 
+static void session_expiring(struct vpn_session *s, void *arg)
+{
+    agent_vpn_remove(arg, s->id);
+}
+
 static void expire_tick(struct loop *l, void *arg)
 {
     struct pcn_state *p = arg;
     struct agent *a = p->agent;
-    size_t n = vpn_cache_expire(a->vpn, agent_now_s(a), NULL, NULL);
+    size_t n = vpn_cache_expire(a->vpn, agent_now_s(a), session_expiring, a);
     if (n) {
         a->cnt.expirations += n;
         log_info("%zu VPN session(s) expired", n);
@@ -72,6 +85,13 @@ int pcn_init(struct agent *a)
     p->agent = a;
     loop_timer_init(&p->expire_timer, expire_tick, p);
     a->pcn = p;
+    char err[VPN_ERR_MAX + 64];
+    int vrc = agent_vpn_init(a, a->cfg->pcn.address, err, sizeof(err));
+    if (vrc < 0) {
+        log_err("%s", err);
+        pcn_fini(a);
+        return vrc;
+    }
     /* The PCN forwards traffic to its correspondents (and, later, tunnels). */
     dp_sysctl(a->dp, "all", "forwarding", "1");
     for (size_t i = 0; i < a->cfg->pcn.n_serves; i++) {
@@ -100,6 +120,7 @@ void pcn_fini(struct agent *a)
         (void)dp_udp_redirect_put(a->dp, s->addr, s->len, MIP_UDP_PORT);
     }
     loop_timer_cancel(a->loop, &p->expire_timer);
+    agent_vpn_fini(a);
     if (a->vpn) {
         vpn_cache_free(a->vpn);
         a->vpn = NULL;
@@ -258,15 +279,29 @@ static void handle_bu(struct agent *a, const struct pkt_addr *from, const uint8_
     inet_ntop(AF_INET, &m->u.bu.home_addr, h, sizeof(h));
     inet_ntop(AF_INET, &m->u.bu.care_of_addr, coa, sizeof(coa));
     if (m->u.bu.lifetime == 0 || info.lifetime == 0) {
+        agent_vpn_remove(a, info.session_id);
         bool had = vpn_cache_remove_id(a->vpn, info.session_id);
         log_info("VPN session %s of %s (%s) %s", info.session_id, info.nai, h,
                  had ? "removed" : "already gone");
     } else {
         const char *nai = info.nai[0] ? info.nai : NULL;
         uint32_t life = info.lifetime < m->u.bu.lifetime ? info.lifetime : m->u.bu.lifetime;
+        /* Seed [0059]-[0061]: tunnel and QoS control, then the cache. */
+        static char vwhy[VPN_ERR_MAX + 96];
+        int vrc = agent_vpn_set(a, info.session_id, m->u.bu.home_addr, info.profiles, info.n, vwhy,
+                                sizeof(vwhy));
+        if (vrc < 0) {
+            agent_vpn_restore(a, info.session_id);
+            send_ba(a, from, peer, m,
+                    vrc == -EINVAL ? MIP_BA_POORLY_FORMED : MIP_BA_INSUFFICIENT_RESOURCES, ident,
+                    info.session_id, vwhy);
+            vpn_info_clear(&info);
+            return;
+        }
         if (!vpn_cache_set(a->vpn, info.session_id, nai, m->u.bu.home_addr, m->u.bu.care_of_addr,
                            info.profiles, info.n, life, agent_now_s(a), err, sizeof(err))) {
             a->cnt.vpn_cache_errors++;
+            agent_vpn_restore(a, info.session_id);
             send_ba(a, from, peer, m, MIP_BA_INSUFFICIENT_RESOURCES, ident, info.session_id, err);
             vpn_info_clear(&info);
             return;

@@ -162,6 +162,26 @@ static int plan_mark(struct planner *pl, uint32_t profile, struct vpn_prefix src
     return 0;
 }
 
+/* The traffic an item takes: its selector and direction (an IP-in-IP path
+ * takes what it sends, like an out policy).  False for SAs and marks. */
+static bool plan_selector(const struct vpn_plan_item *it, struct vpn_prefix *src,
+                          struct vpn_prefix *dst, int *dir)
+{
+    if (it->kind == VPN_PLAN_POLICY) {
+        *src = (struct vpn_prefix){it->pol.src, it->pol.src_plen};
+        *dst = (struct vpn_prefix){it->pol.dst, it->pol.dst_plen};
+        *dir = it->pol.dir;
+        return true;
+    }
+    if (it->kind == VPN_PLAN_ENCAP) {
+        *src = it->encap.src;
+        *dst = it->encap.dst;
+        *dir = DP_XFRM_DIR_OUT;
+        return true;
+    }
+    return false;
+}
+
 int vpn_plan_session(enum vpn_node_role role, struct in_addr node, struct in_addr hoa,
                      const struct vpn_profile *p, unsigned n, struct vpn_plan_item *out, size_t max,
                      size_t *count, char *err, size_t errlen)
@@ -245,6 +265,23 @@ int vpn_plan_session(enum vpn_node_role role, struct in_addr node, struct in_add
                                        : "PCN");
         return -EINVAL;
     }
+    /* Two profiles that select the same traffic cannot both have it (the
+     * kernel holds one policy per selector and direction). */
+    for (size_t i = 0; i < pl.n; i++)
+        for (size_t j = i + 1; j < pl.n; j++) {
+            const struct vpn_plan_item *x = &out[i], *y = &out[j];
+            struct vpn_prefix xs, xd, ys, yd;
+            int xdir, ydir;
+            if (!plan_selector(x, &xs, &xd, &xdir) || !plan_selector(y, &ys, &yd, &ydir))
+                continue;
+            if (xdir != ydir || xs.addr.s_addr != ys.addr.s_addr || xs.len != ys.len ||
+                xd.addr.s_addr != yd.addr.s_addr || xd.len != yd.len)
+                continue;
+            char a[20], b[20];
+            snprintf(err, errlen, "profiles %u and %u both select %s>%s", x->profile, y->profile,
+                     vpn_prefix_str(&xs, a), vpn_prefix_str(&xd, b));
+            return -EINVAL;
+        }
     *count = pl.n;
     return 0;
 }

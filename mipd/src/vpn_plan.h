@@ -16,11 +16,14 @@
  *              (out = down-link, fwd = up-link).
  * The HA holds fa-pcn profiles only to hand them to the PCN (BU): they give
  * it no kernel object.  vpnshare 0 (SPI 0): the policies use the gateways'
- * pre-configured default SA (template without SPI), no per-user SA (seed
- * [0062]).  Marking: up-link packets (src,dst) get dscp_up, down-link
- * packets get dscp_down, at every node on the path (seed [0060]; tunnel mode
- * copies the class to the outer header, seed [0052]).  Security type
- * encap-only gives an IP-in-IP item instead of SAs and policies.
+ * pre-configured default SA, no per-user SA (seed [0062]); the plan leaves
+ * SPI 0 in their template and vpn_dp.c puts the default SA's SPI there (with
+ * SPI 0 the kernel would take any SA between the two gateways).  Two
+ * profiles that select the same traffic in the same direction are refused.
+ * Marking: up-link packets (src,dst) get dscp_up, down-link packets get
+ * dscp_down, at every node on the path (seed [0060]; tunnel mode copies the
+ * class to the outer header, seed [0052]).  Security type encap-only gives an
+ * IP-in-IP item instead of SAs and policies.
  */
 #ifndef MIPD_VPN_PLAN_H
 #define MIPD_VPN_PLAN_H

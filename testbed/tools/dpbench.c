@@ -6,17 +6,26 @@
  * RAND_bytes) through our dataplane (dp_xfrm_many, batched netlink), and, in
  * the same run, the same objects with `ip -batch` as the baseline.  After each
  * install the kernel must hold exactly N states and N policies, after each
- * removal none.  Prints objects/s for both and the ratio; asserts no speed.
+ * removal none.  Then the DSCP marks (DESIGN §8): N ipset hash:net,net
+ * elements (profile i: (10.128.0.0+i)/32 -> 172.16.50.0/24, DSCP class EF or
+ * AF41 alternately) through our dataplane (dp_mark_many: libipset, aggregated)
+ * and, in the same run, with `ipset restore` of the same elements into sets of
+ * the same type; each class's set (and our mangle rule) exists before the
+ * timing starts on both sides, so only elements are timed; after each install
+ * the sets hold exactly the N elements, after each removal none.  Prints
+ * objects/s for both and the ratio; asserts no speed.
  *
- *   dpbench [--n 1000,10000] [--json FILE] [--ip PATH]
+ *   dpbench [--n 1000,10000] [--json FILE] [--ip PATH] [--ipset PATH]
  *
- * Needs root and a kernel with xfrm_user + esp4 (testbed/bench runs it inside
- * UML when the host lacks them).  Exit: 0 measured, 1 failure, 77 skipped.
+ * Needs root and a kernel with xfrm_user + esp4, ip_set_hash_netnet, xt_set
+ * and xt_DSCP (testbed/bench runs it inside UML when the host lacks them).
+ * Exit: 0 measured, 1 failure, 77 skipped.
  */
 #include "dataplane.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <sched.h>
@@ -38,6 +47,7 @@ extern char **environ;
 #define MAX_N 1000000u
 
 static const char *ip_bin = "ip";
+static const char *ipset_bin = "ipset";
 
 static void die(const char *fmt, ...)
 {
@@ -285,7 +295,172 @@ static double ours(struct dataplane *dp, const struct profile_set *ps, bool inst
 struct result {
     unsigned n;
     double ours_add, ours_del, ip_add, ip_del; /* seconds */
+    bool marks;                                /* the ipset part ran */
+    double mk_ours_add, mk_ours_del, mk_rs_add, mk_rs_del;
 };
+
+/* ---- DSCP marks: ipset hash:net,net elements ------------------------------- */
+
+static const uint8_t CLASSES[2] = {46, 34}; /* EF, AF41 */
+
+/* Mark of profile i: (10.128.0.0 + i)/32 -> 172.16.50.0/24, class EF or AF41. */
+static struct dp_mark mark_of(unsigned i)
+{
+    struct dp_mark m = {.src_plen = 32, .dst_plen = 24, .dscp = CLASSES[i % 2]};
+    m.src.s_addr = htonl(0x0a800000u + i);
+    m.dst = addr("172.16.50.0");
+    return m;
+}
+
+/* Number of elements the kernel's set holds (its header, `ipset list -t`);
+ * -1 if the set does not exist. */
+static long set_entries(const char *set)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "%s list -t %s 2>/dev/null || true", ipset_bin, set);
+    char *out = capture(cmd);
+    const char *p = strstr(out, "Number of entries: ");
+    long n = p ? strtol(p + strlen("Number of entries: "), NULL, 10) : -1;
+    free(out);
+    return n;
+}
+
+static void expect_set_entries(const char *prefix, unsigned n, const char *who, const char *what)
+{
+    for (int c = 0; c < 2; c++) {
+        char set[32];
+        snprintf(set, sizeof(set), "%s%u", prefix, CLASSES[c]);
+        /* the anchor element of each class (ours) is not counted in n */
+        long want = (long)(n / 2 + (c == 0 ? n % 2 : 0)) + (strcmp(prefix, "mipd_dscp_") ? 0 : 1);
+        long got = set_entries(set);
+        if (got != want)
+            die("%s %s: set %s holds %ld elements, want %ld", who, what, set, got, want);
+    }
+}
+
+/* Ours: one dp_mark_many call for the n elements.  Returns the seconds. */
+static double marks_ours(struct dataplane *dp, unsigned n, bool install, struct dp_mark *m,
+                         struct dp_mark_op *ops)
+{
+    for (unsigned i = 0; i < n; i++) {
+        m[i] = mark_of(i);
+        ops[i] = (struct dp_mark_op){.op = install ? DP_MARK_GET : DP_MARK_PUT, .mark = &m[i]};
+    }
+    double t0 = now();
+    unsigned failed = dp_mark_many(dp, ops, n);
+    double t1 = now();
+    if (failed)
+        for (unsigned i = 0; i < n; i++)
+            if (ops[i].result < 0)
+                die("dataplane marks %s: %u of %u failed, first at %u: %s",
+                    install ? "install" : "removal", failed, n, i, strerror(-ops[i].result));
+    return t1 - t0;
+}
+
+/* `ipset restore` files: adds, then deletes, of the same elements into sets
+ * "dpb_dscp_<class>" of the same type. */
+static void write_restore(unsigned n, const char *add_path, const char *del_path)
+{
+    FILE *fa = fopen(add_path, "w"), *fd = fopen(del_path, "w");
+    if (!fa || !fd)
+        die("cannot write %s / %s: %s", add_path, del_path, strerror(errno));
+    for (unsigned i = 0; i < n; i++) {
+        struct dp_mark m = mark_of(i);
+        char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, &m.src, a, sizeof(a));
+        inet_ntop(AF_INET, &m.dst, b, sizeof(b));
+        fprintf(fa, "add dpb_dscp_%u %s/32,%s/24\n", m.dscp, a, b);
+        fprintf(fd, "del dpb_dscp_%u %s/32,%s/24\n", m.dscp, a, b);
+    }
+    if (fclose(fa) != 0 || fclose(fd) != 0)
+        die("writing restore files: %s", strerror(errno));
+}
+
+/* Runs `ipset restore < FILE` and returns the elapsed seconds. */
+static double ipset_restore(const char *path)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, path, O_RDONLY, 0);
+    char *argv[] = {(char *)ipset_bin, "restore", NULL};
+    double t0 = now();
+    pid_t pid;
+    int r = posix_spawnp(&pid, ipset_bin, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (r != 0)
+        die("spawn %s: %s", ipset_bin, strerror(r));
+    int st;
+    if (waitpid(pid, &st, 0) < 0)
+        die("waitpid: %s", strerror(errno));
+    double t1 = now();
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        die("ipset restore < %s failed (status %d)", path, st);
+    return t1 - t0;
+}
+
+/* Can this kernel hold hash:net,net sets and the DSCP target? */
+static bool marks_available(struct dataplane *dp)
+{
+    struct dp_mark m = mark_of(0);
+    int r = dp_mark_get(dp, &m);
+    if (r < 0)
+        return false;
+    return dp_mark_put(dp, &m) == 0;
+}
+
+/* One N of the marks part: ours then ipset restore, with the checks. */
+static void marks_run(struct dataplane *dp, struct result *r, const char *dir)
+{
+    unsigned n = r->n;
+    struct dp_mark *m = calloc(n, sizeof(*m));
+    struct dp_mark_op *ops = calloc(n, sizeof(*ops));
+    if (!m || !ops)
+        die("out of memory");
+    /* One anchor mark per class keeps its set and rule for the whole run:
+     * only elements are timed (the restore side creates its sets first). */
+    struct dp_mark anchor[2];
+    for (int c = 0; c < 2; c++) {
+        anchor[c] = (struct dp_mark){.src = addr("10.127.0.1"),
+                                     .src_plen = 32,
+                                     .dst = addr("172.16.50.0"),
+                                     .dst_plen = 24,
+                                     .dscp = CLASSES[c]};
+        if (dp_mark_get(dp, &anchor[c]) < 0)
+            die("cannot create the DSCP class %u", CLASSES[c]);
+    }
+    fprintf(stderr, "dpbench: N=%u: marks through the dataplane (dp_mark_many)...\n", n);
+    r->mk_ours_add = marks_ours(dp, n, true, m, ops);
+    expect_set_entries("mipd_dscp_", n, "dataplane", "mark install");
+    r->mk_ours_del = marks_ours(dp, n, false, m, ops);
+    expect_set_entries("mipd_dscp_", 0, "dataplane", "mark removal");
+    for (int c = 0; c < 2; c++)
+        if (dp_mark_put(dp, &anchor[c]) < 0)
+            die("cannot remove the DSCP class %u", CLASSES[c]);
+    if (dp_count(dp, DP_OBJ_MARK) || dp_count(dp, DP_OBJ_MARK_CLASS) ||
+        set_entries("mipd_dscp_46") != -1 || set_entries("mipd_dscp_34") != -1)
+        die("dataplane marks: classes left after the removal");
+
+    fprintf(stderr, "dpbench: N=%u: ipset restore...\n", n);
+    char add_path[64], del_path[64], cmd[256];
+    snprintf(add_path, sizeof(add_path), "%s/add.ipset", dir);
+    snprintf(del_path, sizeof(del_path), "%s/del.ipset", dir);
+    write_restore(n, add_path, del_path);
+    snprintf(cmd, sizeof(cmd),
+             "%1$s create dpb_dscp_46 hash:net,net && %1$s create dpb_dscp_34 hash:net,net",
+             ipset_bin);
+    sh(cmd);
+    r->mk_rs_add = ipset_restore(add_path);
+    expect_set_entries("dpb_dscp_", n, "ipset restore", "install");
+    r->mk_rs_del = ipset_restore(del_path);
+    expect_set_entries("dpb_dscp_", 0, "ipset restore", "removal");
+    snprintf(cmd, sizeof(cmd), "%1$s destroy dpb_dscp_46 && %1$s destroy dpb_dscp_34", ipset_bin);
+    sh(cmd);
+    unlink(add_path);
+    unlink(del_path);
+    r->marks = true;
+    free(m);
+    free(ops);
+}
 
 static double rate(unsigned n, double secs)
 {
@@ -308,7 +483,7 @@ static void setup_netns(void)
 
 static void usage(FILE *f)
 {
-    fputs("usage: dpbench [--n 1000,10000] [--json FILE] [--ip PATH]\n", f);
+    fputs("usage: dpbench [--n 1000,10000] [--json FILE] [--ip PATH] [--ipset PATH]\n", f);
 }
 
 int main(int argc, char **argv)
@@ -322,6 +497,8 @@ int main(int argc, char **argv)
             json = argv[++i];
         else if (!strcmp(argv[i], "--ip") && i + 1 < argc)
             ip_bin = argv[++i];
+        else if (!strcmp(argv[i], "--ipset") && i + 1 < argc)
+            ipset_bin = argv[++i];
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage(stdout);
             return 0;
@@ -365,6 +542,9 @@ int main(int argc, char **argv)
         profiles_free(&probe);
     }
     expect_kernel(0, "start", "");
+    bool marks = marks_available(dp);
+    if (!marks)
+        fprintf(stderr, "dpbench: no ipset hash:net,net / xt_DSCP in this kernel: marks skipped\n");
 
     char dir[] = "/tmp/dpbench.XXXXXX";
     if (!mkdtemp(dir))
@@ -382,6 +562,7 @@ int main(int argc, char **argv)
         if (!ops)
             die("out of memory");
         struct result *r = &res[k];
+        memset(r, 0, sizeof(*r));
         r->n = n;
         fprintf(stderr, "dpbench: N=%u: dataplane (dp_xfrm_many)...\n", n);
         r->ours_add = ours(dp, &ps, true, ops);
@@ -409,6 +590,8 @@ int main(int argc, char **argv)
         unlink(add_path);
         unlink(del_path);
         profiles_free(&ps);
+        if (marks)
+            marks_run(dp, r, dir);
     }
     rmdir(dir);
     dp_free(dp);
@@ -431,6 +614,19 @@ int main(int argc, char **argv)
         printf("%7u %14.0f %14.0f %14.0f %14.0f %9.2f %9.2f\n", r->n, oa, od, ia, id,
                ia > 0 ? oa / ia : 0, id > 0 ? od / id : 0);
     }
+    if (marks) {
+        printf("DSCP marks = ipset hash:net,net elements (1 per profile); ours = dp_mark_many "
+               "(libipset, aggregated); baseline = ipset restore\n");
+        printf("%7s %14s %14s %14s %14s %9s %9s\n", "N", "ours add/s", "ours del/s",
+               "restore add/s", "restore del/s", "ratio add", "ratio del");
+        for (unsigned k = 0; k < nn; k++) {
+            const struct result *r = &res[k];
+            double oa = r->n / r->mk_ours_add, od = r->n / r->mk_ours_del;
+            double ia = r->n / r->mk_rs_add, id = r->n / r->mk_rs_del;
+            printf("%7u %14.0f %14.0f %14.0f %14.0f %9.2f %9.2f\n", r->n, oa, od, ia, id, oa / ia,
+                   od / id);
+        }
+    }
     printf("peak RSS of dpbench: %ld KiB\n", ru_self.ru_maxrss);
 
     if (json) {
@@ -451,9 +647,22 @@ int main(int argc, char **argv)
                     "\"install_objs_per_s\": %.1f, \"remove_objs_per_s\": %.1f},\n"
                     "     \"ip_batch\": {\"install_s\": %.6f, \"remove_s\": %.6f, "
                     "\"install_objs_per_s\": %.1f, \"remove_objs_per_s\": %.1f},\n"
-                    "     \"ratio_install\": %.3f, \"ratio_remove\": %.3f}%s\n",
+                    "     \"ratio_install\": %.3f, \"ratio_remove\": %.3f",
                     r->n, 2 * r->n, r->ours_add, r->ours_del, oa, od, r->ip_add, r->ip_del, ia, id,
-                    ia > 0 ? oa / ia : 0, id > 0 ? od / id : 0, k + 1 < nn ? "," : "");
+                    ia > 0 ? oa / ia : 0, id > 0 ? od / id : 0);
+            if (r->marks)
+                fprintf(f,
+                        ",\n     \"marks\": {\"elements\": %u,\n"
+                        "       \"ours\": {\"install_s\": %.6f, \"remove_s\": %.6f, "
+                        "\"install_objs_per_s\": %.1f, \"remove_objs_per_s\": %.1f},\n"
+                        "       \"ipset_restore\": {\"install_s\": %.6f, \"remove_s\": %.6f, "
+                        "\"install_objs_per_s\": %.1f, \"remove_objs_per_s\": %.1f},\n"
+                        "       \"ratio_install\": %.3f, \"ratio_remove\": %.3f}",
+                        r->n, r->mk_ours_add, r->mk_ours_del, r->n / r->mk_ours_add,
+                        r->n / r->mk_ours_del, r->mk_rs_add, r->mk_rs_del, r->n / r->mk_rs_add,
+                        r->n / r->mk_rs_del, r->mk_rs_add / r->mk_ours_add,
+                        r->mk_rs_del / r->mk_ours_del);
+            fprintf(f, "}%s\n", k + 1 < nn ? "," : "");
         }
         fputs("  ]\n}\n", f);
         if (fclose(f) != 0)

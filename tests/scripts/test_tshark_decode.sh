@@ -10,6 +10,13 @@
 # 3. The authenticators are recomputed independently with openssl.
 # 4. Registration messages dissect exactly as stock tshark does (mip.* fields).
 # 5. Negative check: a Binding Update with a wrong Length octet must be caught.
+# 6. A registration reply with the RFC 3957 key reply (extension 43, long
+#    form, as the HA sends it in AAA mode): no Malformed, the stock mip.*
+#    fields as for any reply, the key extension decoded (mip4vpn.keygen.*).
+# 7. Registration requests with the previous-FA CVSE and the service-update
+#    NVSE (mip_proto.h), as mnemu sends them on a move: no Malformed, the
+#    stock mip.* fields, our fields (mip4vpn.prev_fa, mip4vpn.service_update.code),
+#    our decoder accepts them; a wrong data length / unknown request code is flagged.
 set -u
 
 BUILD_DIR=${1:-${MIP_BUILD_DIR:-}}
@@ -106,7 +113,7 @@ FIELDS=(frame.number frame.protocols ip.src ip.dst ip.ttl ip.checksum.status
     mip4vpn.bu.lifetime mip4vpn.bu.hoa mip4vpn.bu.coa
     mip4vpn.ba.status mip4vpn.ba.lifetime mip4vpn.ba.hoa mip4vpn.br.hoa mip4vpn.bw.hoa
     mip4vpn.bw.target mip4vpn.ext.type mip4vpn.cvse.vendor mip4vpn.cvse.type mip4vpn.cvse.data
-    mip4vpn.nvse.type mip4vpn.nvse.data mip4vpn.auth.spi)
+    mip4vpn.nvse.type mip4vpn.nvse.data mip4vpn.auth.spi mip4vpn.service_update.code)
 args=()
 for f in "${FIELDS[@]}"; do
     args+=(-e "$f")
@@ -203,7 +210,8 @@ expect 3 mip4vpn.cvse.vendor $VENDOR
 expect 3 mip4vpn.cvse.type 2
 expect 3 mip4vpn.cvse.data 56504e2d494e464f
 expect 3 mip4vpn.nvse.type 3
-expect 3 mip4vpn.nvse.data 0001
+expect 3 mip4vpn.nvse.data "" # NVSE type 3 = service update (mip_proto.h), decoded:
+expect 3 mip4vpn.service_update.code 1
 expect 3 mip4vpn.type ""
 
 # frames 4, 5: registration replies
@@ -372,6 +380,179 @@ if [ "$badf" = "6 " ] && "${TS[@]}" -r "$TMP/bad.pcap" -V 2>/dev/null |
     pass "a Binding Update with a wrong Length octet is flagged (frame 6 only)"
 else
     fail "wrong Length octet not flagged as expected (flagged frames: '$badf')"
+fi
+
+# ---- 6. registration reply with the RFC 3957 key reply (extension 43) ----------
+# Bytes as mipd/proto's mip_put_mn_ha_keygen_reply + mip_put_auth write them
+# (aaad/FLOWS.md "HA"): reply header, NAI, key reply (type 43, subtype 1 AAA,
+# 2-octet length: lifetime 3600, AAA SPI 1000, HA SPI 0x10001, algorithm 2,
+# replay 2, 16-octet nonce), MN-HA authentication (SPI 0x10001, 20 octets).
+if command -v text2pcap >/dev/null; then
+    KG_NONCE=a0a1a2a3a4a5a6a7a8a9aaabacadaeaf
+    KG_HEX="0300 0708 c000020a c0000201 e8c1a2b300c0ffee"                  # reply, lifetime 1800
+    KG_HEX+=" 830f $(printf 'mn1@example.net' | od -An -tx1 | tr -d ' \n')"  # NAI
+    KG_HEX+=" 2b010020 00000e10 000003e8 00010001 0002 0002 $KG_NONCE"      # key reply
+    KG_HEX+=" 2018 00010001 0102030405060708090a0b0c0d0e0f1011121314"       # MN-HA auth
+    KG_HEX=$(printf '%s' "$KG_HEX" | tr -d ' ')
+    printf '0000 %s\n' "$(printf '%s' "$KG_HEX" | sed 's/../& /g')" >"$TMP/kg.hex"
+    if text2pcap -q -4 "$HA,$HOA" -u 434,49152 "$TMP/kg.hex" "$TMP/kg.pcap" >/dev/null 2>&1; then
+        MIPMSG=$(find_built "$BUILD_DIR" testbed/mipmsg) &&
+            "$MIPMSG" decode "$KG_HEX" >"$TMP/kg.json" 2>&1 &&
+            grep -q '"type":"rrp"' "$TMP/kg.json" &&
+            pass "key-reply frame: our own decoder (mipmsg decode) accepts it" ||
+            fail "key-reply frame: mipmsg decode refused it: $(cat "$TMP/kg.json" 2>/dev/null)"
+        "${TS[@]}" -r "$TMP/kg.pcap" -V >"$TMP/kg.txt" 2>&1
+        if grep -Eq 'Malformed|Expert Info \((Error|Warning)|Lua Error|Dissector bug' "$TMP/kg.txt"; then
+            fail "key-reply frame: $(grep -E 'Malformed|Expert Info|Lua Error|Dissector bug' "$TMP/kg.txt" | head -n2)"
+        else
+            pass "key-reply frame: no Malformed, no expert error/warning, no Lua error"
+        fi
+        if tshark -n -r "$TMP/kg.pcap" -V 2>/dev/null | grep -q 'Malformed'; then
+            echo "note: stock tshark alone flags this frame Malformed (extension 43 unknown to it)"
+        fi
+        KFIELDS=(mip.type mip.code mip.life mip.homeaddr mip.haaddr mip.nai mip.ext.type mip.auth.spi
+            mip.auth.auth mip4vpn.keygen.type mip4vpn.keygen.subtype mip4vpn.keygen.len
+            mip4vpn.keygen.lifetime mip4vpn.keygen.aaa_spi mip4vpn.keygen.spi mip4vpn.keygen.alg
+            mip4vpn.keygen.replay mip4vpn.keygen.nonce udp.checksum.status ip.checksum.status)
+        kargs=()
+        for f in "${KFIELDS[@]}"; do
+            kargs+=(-e "$f")
+        done
+        "${TS[@]}" -r "$TMP/kg.pcap" -T fields -E separator="|" -E occurrence=a -E aggregator=, \
+            "${kargs[@]}" >"$TMP/kg.tsv" 2>/dev/null
+        IFS="|" read -r -a krow <"$TMP/kg.tsv"
+        for i in "${!KFIELDS[@]}"; do
+            VAL["10:${KFIELDS[$i]}"]=${krow[$i]:-}
+        done
+        expect 10 mip.type 3
+        expect 10 mip.code 0
+        expect 10 mip.life 1800
+        expect 10 mip.homeaddr $HOA
+        expect 10 mip.haaddr $HA
+        expect 10 mip.nai mn1@example.net
+        expect 10 mip.ext.type 131,32
+        expect 10 mip.auth.spi 0x00010001
+        expect 10 mip.auth.auth 0102030405060708090a0b0c0d0e0f1011121314
+        expect 10 mip4vpn.keygen.type 43
+        expect 10 mip4vpn.keygen.subtype 1
+        expect 10 mip4vpn.keygen.len 32
+        expect 10 mip4vpn.keygen.lifetime 3600
+        expect 10 mip4vpn.keygen.aaa_spi 1000
+        expect 10 mip4vpn.keygen.spi 65537
+        expect 10 mip4vpn.keygen.alg 2
+        expect 10 mip4vpn.keygen.replay 2
+        expect 10 mip4vpn.keygen.nonce $KG_NONCE
+        expect 10 ip.checksum.status 1
+        expect 10 udp.checksum.status 1
+        got=$("${TS[@]}" -r "$TMP/kg.pcap" -Y 'mip.type == 3 && mip.code == 0 && mip4vpn.keygen.spi == 65537' \
+            -T fields -e frame.number 2>/dev/null | tr '\n' ' ')
+        [ "$got" = "1 " ] && pass "filter 'mip.type == 3 && mip4vpn.keygen.spi == 65537' -> the frame" ||
+            fail "filter on the key-reply frame matched '$got'"
+    else
+        fail "text2pcap could not write the key-reply frame"
+    fi
+else
+    fail "text2pcap not installed (wireshark-common): key-reply frame not checked"
+fi
+
+# ---- 7. previous-FA CVSE and service-update NVSE in a registration request -------
+# Bytes written by hand from mip_proto.h (independently of the encoder): the
+# request mnemu sends on a move with a service update once it has its MN-HA key:
+# fixed part, NAI, previous-FA CVSE (type 38, vendor type 3, 198.51.100.7),
+# service-update NVSE (type 134, vendor type 3, code 1), challenge, MN-HA
+# (HMAC-SHA1 length), MN-AAA.  tshark does not check authenticators.
+# mv_frame NAME HEX: writes $TMP/NAME.pcap (MN -> FA, UDP 49152 -> 434).
+mv_frame() {
+    printf '0000 %s\n' "$(printf '%s' "$2" | sed 's/../& /g')" >"$TMP/$1.hex"
+    text2pcap -q -4 "$HOA,$FA" -u 49152,434 "$TMP/$1.hex" "$TMP/$1.pcap" >/dev/null 2>&1
+}
+if command -v text2pcap >/dev/null; then
+    NAI_HEX=$(printf 'mn1@example.net' | od -An -tx1 | tr -d ' \n')
+    MV_FIXED="0102 003c c000020a c0000201 c6336401 e8c1a2b300c0ffee" # T, lifetime 60
+    MV_PREV="2600 000a 00007ed9 0003 c6336407"                       # previous FA 198.51.100.7
+    MV_SU="860a 0000 00007ed9 0003 0001"                              # RELOAD-PROFILES
+    MV_TAIL="8410 0102030405060708090a0b0c0d0e0f10"                    # challenge
+    MV_TAIL+=" 2018 00010001 $(printf '%040d' 0)"                      # MN-HA, SHA1 length
+    MV_TAIL+=" 24010014 000003e8 $(printf '%032d' 0)"                  # MN-AAA
+    MV_HEX=$(printf '%s' "$MV_FIXED 830f $NAI_HEX $MV_PREV $MV_SU $MV_TAIL" | tr -d ' ')
+    if mv_frame mv "$MV_HEX"; then
+        MIPMSG=$(find_built "$BUILD_DIR" testbed/mipmsg) &&
+            "$MIPMSG" decode "$MV_HEX" >"$TMP/mv.json" 2>&1 &&
+            grep -q '"type":"rrq"' "$TMP/mv.json" &&
+            pass "move frame: our own decoder (mipmsg decode) accepts it" ||
+            fail "move frame: mipmsg decode refused it: $(cat "$TMP/mv.json" 2>/dev/null)"
+        "${TS[@]}" -r "$TMP/mv.pcap" -V >"$TMP/mv.txt" 2>&1
+        if grep -Eq 'Malformed|Expert Info \((Error|Warning)|Lua Error|Dissector bug' "$TMP/mv.txt"; then
+            fail "move frame: $(grep -E 'Malformed|Expert Info|Lua Error|Dissector bug' "$TMP/mv.txt" | head -n2)"
+        else
+            pass "move frame: no Malformed, no expert error/warning, no Lua error"
+        fi
+        MFIELDS=(mip.type mip.flags mip.life mip.homeaddr mip.haaddr mip.coa mip.nai mip.ext.type
+            mip.ext.cvse.vendor_id mip.ext.cvse.vendor_type mip.ext.nvse.vendor_id mip.auth.spi
+            mip4vpn.cvse.vendor mip4vpn.cvse.type mip4vpn.cvse.data mip4vpn.prev_fa
+            mip4vpn.nvse.type mip4vpn.nvse.data mip4vpn.service_update.code
+            udp.checksum.status ip.checksum.status)
+        margs=()
+        for f in "${MFIELDS[@]}"; do
+            margs+=(-e "$f")
+        done
+        "${TS[@]}" -r "$TMP/mv.pcap" -T fields -E separator="|" -E occurrence=a -E aggregator=, \
+            "${margs[@]}" >"$TMP/mv.tsv" 2>/dev/null
+        IFS="|" read -r -a mrow <"$TMP/mv.tsv"
+        for i in "${!MFIELDS[@]}"; do
+            VAL["11:${MFIELDS[$i]}"]=${mrow[$i]:-}
+        done
+        expect 11 mip.type 1
+        expect 11 mip.flags 0x02
+        expect 11 mip.life 60
+        expect 11 mip.homeaddr $HOA
+        expect 11 mip.haaddr $HA
+        expect 11 mip.coa $FA
+        expect 11 mip.nai mn1@example.net
+        expect 11 mip.ext.type 131,38,134,132,32,36
+        expect 11 mip.ext.cvse.vendor_id $VENDOR
+        expect 11 mip.ext.cvse.vendor_type 0x0003
+        expect 11 mip.ext.nvse.vendor_id $VENDOR
+        expect 11 mip.auth.spi 0x00010001,0x000003e8
+        expect 11 mip4vpn.cvse.vendor $VENDOR
+        expect 11 mip4vpn.cvse.type 3
+        expect 11 mip4vpn.cvse.data ""
+        expect 11 mip4vpn.prev_fa 198.51.100.7
+        expect 11 mip4vpn.nvse.type 3
+        expect 11 mip4vpn.nvse.data ""
+        expect 11 mip4vpn.service_update.code 1
+        expect 11 ip.checksum.status 1
+        expect 11 udp.checksum.status 1
+        got=$("${TS[@]}" -r "$TMP/mv.pcap" \
+            -Y 'mip.type == 1 && mip4vpn.prev_fa == 198.51.100.7 && mip4vpn.service_update.code == 1' \
+            -T fields -e frame.number 2>/dev/null | tr '\n' ' ')
+        [ "$got" = "1 " ] && pass "filter 'mip4vpn.prev_fa == 198.51.100.7 && mip4vpn.service_update.code == 1' -> the frame" ||
+            fail "filter on the move frame matched '$got'"
+    else
+        fail "text2pcap could not write the move frame"
+    fi
+    # Negative: previous-FA data of 3 octets (expert error), request code 2 (expert warning).
+    BAD_PREV="2600 0009 00007ed9 0003 c66364"
+    BAD_SU="860a 0000 00007ed9 0003 0002"
+    if mv_frame mvbad "$(printf '%s' "$MV_FIXED 830f $NAI_HEX $BAD_PREV $MV_TAIL" | tr -d ' ')" &&
+        mv_frame mvcode "$(printf '%s' "$MV_FIXED 830f $NAI_HEX $BAD_SU $MV_TAIL" | tr -d ' ')"; then
+        if "${TS[@]}" -r "$TMP/mvbad.pcap" -V 2>/dev/null |
+            grep -q 'Expert Info (Error/Malformed): Previous-FA notification data is 3 octets, expected 4'; then
+            pass "a previous-FA CVSE of 3 octets is flagged (expert error)"
+        else
+            fail "a previous-FA CVSE of 3 octets is not flagged"
+        fi
+        if "${TS[@]}" -r "$TMP/mvcode.pcap" -V 2>/dev/null |
+            grep -q 'Expert Info (Warning/Protocol): Request code 2 unknown'; then
+            pass "a service-update request code 2 is flagged (expert warning)"
+        else
+            fail "a service-update request code 2 is not flagged"
+        fi
+    else
+        fail "text2pcap could not write the malformed move frames"
+    fi
+else
+    fail "text2pcap not installed (wireshark-common): move frames not checked"
 fi
 
 echo "tshark decode: $passes passed, $fails failed"

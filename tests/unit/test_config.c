@@ -153,6 +153,75 @@ static void test_pcn_errors(void **st)
                  "missing group 'pcn: { ... };' for role pcn");
 }
 
+static const char *good_dsa =
+    "pcn: {\n address = \"192.0.2.70\";\n"
+    " ha_peers = ( { address = \"10.10.0.1\"; spi = 4096;\n"
+    "   key = \"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\"; } );\n"
+    " default_sas = (\n"
+    "  { peer = \"192.0.2.11\"; spi_out = 512; spi_in = 513; sec = \"esp\";\n"
+    "    enc = \"aes-cbc-128\"; integ = \"hmac-sha256\";\n"
+    "    key_out = \"00112233445566778899aabbccddeeff000102030405060708090a0b0c0d0e0f"
+    "101112131415161718191a1b1c1d1e1f\";\n"
+    "    key_in = \"ffeeddccbbaa99887766554433221100202122232425262728292a2b2c2d2e2f"
+    "303132333435363738393a3b3c3d3e3f\"; },\n"
+    "  { peer = \"192.0.2.12\"; spi_out = 600; spi_in = 601; enc = \"aes-gcm-128\";\n"
+    "    key_out = \"0102030405060708090a0b0c0d0e0f1011121314\";\n"
+    "    key_in = \"1112131415161718191a1b1c1d1e1f2021222324\"; }\n"
+    " );\n};\n";
+
+/* default_sas (vpnshare 0, seed [0062]): keys = encryption key then
+ * integrity key, exactly as long as the algorithms need. */
+static void test_default_sas(void **st)
+{
+    (void)st;
+    struct mipd_config c;
+    char err[256] = "";
+    if (config_load_string(&c, good_dsa, "pcn.conf", ROLE_PCN, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(c.n_default_sas, 2);
+    struct mipd_default_sa *d = &c.default_sas[0];
+    assert_int_equal(d->spi_out, 512);
+    assert_int_equal(d->spi_in, 513);
+    assert_int_equal(d->sec, VPN_SEC_ESP);
+    assert_int_equal(d->enc_alg, VPN_ENC_AES_CBC_128);
+    assert_int_equal(d->integ_alg, VPN_INTEG_HMAC_SHA256);
+    assert_int_equal(d->key_out.enc[0], 0x00);
+    assert_int_equal(d->key_out.enc[15], 0xff);
+    assert_int_equal(d->key_out.integ[0], 0x00);
+    assert_int_equal(d->key_out.integ[31], 0x1f);
+    assert_int_equal(d->key_in.enc[0], 0xff);
+    assert_int_equal(c.default_sas[1].enc_alg, VPN_ENC_AES_GCM_128);
+    assert_int_equal(c.default_sas[1].integ_alg, VPN_INTEG_NONE); /* AEAD */
+    assert_int_equal(c.default_sas[1].key_in.enc[19], 0x24);
+    config_free(&c);
+
+    expect_error(good_dsa, ROLE_PCN, "spi_out = 512", "spi_out = 255",
+                 "t.conf:6: 'spi_out' = 255 is out of range [256,");
+    expect_error(good_dsa, ROLE_PCN, "sec = \"esp\"", "sec = \"encap-only\"",
+                 "t.conf:6: 'sec' must be \"esp\" or \"ah\"");
+    expect_error(good_dsa, ROLE_PCN, "enc = \"aes-cbc-128\"", "enc = \"des\"",
+                 "t.conf:7: 'enc' must be aes-cbc-128");
+    expect_error(good_dsa, ROLE_PCN,
+                 "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\";\n"
+                 "    key_in",
+                 "\";\n    key_in",
+                 "t.conf:8: 'key_out' must be 96 hex digits (16 octets of aes-cbc-128 key then 32 "
+                 "of hmac-sha256 key), not 32");
+    expect_error(good_dsa, ROLE_PCN, "\"ffeedd", "\"xfeedd",
+                 "t.conf:9: 'key_in' has a non-hex character at position 0");
+    expect_error(good_dsa, ROLE_PCN, "peer = \"192.0.2.12\"", "peer = \"192.0.2.11\"",
+                 "t.conf:10: default_sas: peer 192.0.2.11 is listed twice");
+    expect_error(good_dsa, ROLE_PCN, "enc = \"aes-gcm-128\";",
+                 "enc = \"aes-gcm-128\"; integ = \"hmac-sha1\";",
+                 "t.conf:10: 'integ' must be \"none\" (or absent) with enc \"aes-gcm-128\"");
+    expect_error(good_dsa, ROLE_PCN, "spi_in = 601;", "spi_in = 601; lifetime = 5;",
+                 "t.conf:10: unknown setting 'lifetime' in default_sas");
+    expect_error(good_dsa, ROLE_PCN, "spi_in = 601;", "",
+                 "t.conf:10: missing 'spi_out' or 'spi_in'");
+    expect_error(good_dsa, ROLE_PCN, "sec = \"esp\";", "sec = \"ah\";",
+                 "t.conf:6: sec \"ah\" needs enc \"null\" and an integrity algorithm");
+}
+
 static void test_aaa_sections(void **st)
 {
     (void)st;
@@ -222,6 +291,7 @@ int main(void)
         cmocka_unit_test(test_good_pcn),
         cmocka_unit_test(test_pcn_errors),
         cmocka_unit_test(test_aaa_sections),
+        cmocka_unit_test(test_default_sas),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -284,9 +284,11 @@ static void test_json(void **state)
            "\"gw\":null,\"table\":0,\"refs\":2},"
            "{\"kind\":\"route\",\"dst\":\"172.16.0.0/16\",\"dev\":\"eth1\","
            "\"gw\":\"192.0.2.254\",\"table\":7,\"refs\":1},"
-           "{\"kind\":\"rule\",\"src\":\"10.10.0.100/32\",\"iif\":null,\"table\":7,"
+           "{\"kind\":\"rule\",\"src\":\"10.10.0.100/32\",\"dst\":\"0.0.0.0/"
+           "0\",\"iif\":null,\"table\":7,"
            "\"priority\":500,\"refs\":1},"
-           "{\"kind\":\"rule\",\"src\":\"10.10.0.0/24\",\"iif\":\"home0\",\"table\":8,"
+           "{\"kind\":\"rule\",\"src\":\"10.10.0.0/24\",\"dst\":\"0.0.0.0/"
+           "0\",\"iif\":\"home0\",\"table\":8,"
            "\"priority\":501,\"refs\":1},"
            "{\"kind\":\"proxy_arp\",\"addr\":\"10.10.0.100\",\"dev\":\"home0\",\"refs\":1}"
            "]");
@@ -363,6 +365,150 @@ static void test_recorder_check_detects_drift(void **state)
     assert_int_equal(dp_recorder_check(NULL), -EINVAL);
 }
 
+static struct dp_mark mk(const char *src, uint8_t sp, const char *dst, uint8_t dpl, uint8_t dscp)
+{
+    struct dp_mark m = {
+        .src = ip(src), .dst = ip(dst), .src_plen = sp, .dst_plen = dpl, .dscp = dscp};
+    return m;
+}
+
+/* DSCP marks (DESIGN §8): one class (set + rule) per DSCP value in use,
+ * created with its first mark and removed after its last; marks are
+ * reference-counted set elements. */
+static void test_marks(void **state)
+{
+    struct dataplane *dp = *state;
+    struct dp_mark ef = mk("10.10.0.100", 32, "172.16.50.0", 24, 46);
+    struct dp_mark ef2 = mk("10.10.0.101", 32, "172.16.50.0", 24, 46);
+    struct dp_mark af = mk("172.16.50.0", 24, "10.10.0.100", 32, 34);
+    assert_int_equal(dp_mark_get(dp, &ef), 0);
+    assert_int_equal(dp_mark_get(dp, &ef), 0); /* shared: one element */
+    assert_int_equal(dp_mark_get(dp, &ef2), 0);
+    assert_int_equal(dp_mark_get(dp, &af), 0);
+    assert_string_equal(dp_recorder_log(dp), "mark_class_add mipd_dscp_46 dscp 46\n"
+                                             "mark_add 10.10.0.100/32>172.16.50.0/24 dscp 46\n"
+                                             "mark_add 10.10.0.101/32>172.16.50.0/24 dscp 46\n"
+                                             "mark_class_add mipd_dscp_34 dscp 34\n"
+                                             "mark_add 172.16.50.0/24>10.10.0.100/32 dscp 34\n");
+    assert_int_equal(dp_count(dp, DP_OBJ_MARK_CLASS), 2);
+    assert_int_equal(dp_count(dp, DP_OBJ_MARK), 3);
+    assert_int_equal(dp_recorder_check(dp), 0);
+    char *js = NULL;
+    size_t jl = 0;
+    FILE *f = open_memstream(&js, &jl);
+    dp_dump_json(dp, f);
+    fclose(f);
+    assert_string_equal(
+        js, "[{\"kind\":\"dscp_class\",\"dscp\":46,\"set\":\"mipd_dscp_46\",\"refs\":2},"
+            "{\"kind\":\"dscp_mark\",\"src\":\"10.10.0.100/32\",\"dst\":\"172.16.50.0/24\","
+            "\"dscp\":46,\"set\":\"mipd_dscp_46\",\"refs\":2},"
+            "{\"kind\":\"dscp_mark\",\"src\":\"10.10.0.101/32\",\"dst\":\"172.16.50.0/24\","
+            "\"dscp\":46,\"set\":\"mipd_dscp_46\",\"refs\":1},"
+            "{\"kind\":\"dscp_class\",\"dscp\":34,\"set\":\"mipd_dscp_34\",\"refs\":1},"
+            "{\"kind\":\"dscp_mark\",\"src\":\"172.16.50.0/24\",\"dst\":\"10.10.0.100/32\","
+            "\"dscp\":34,\"set\":\"mipd_dscp_34\",\"refs\":1}]");
+    free(js);
+    dp_recorder_clear_log(dp);
+    /* The class goes with its last mark, after it. */
+    assert_int_equal(dp_mark_put(dp, &ef), 0);
+    assert_string_equal(dp_recorder_log(dp), "");
+    assert_int_equal(dp_mark_put(dp, &ef), 0);
+    assert_int_equal(dp_mark_put(dp, &ef2), 0);
+    assert_string_equal(dp_recorder_log(dp), "mark_del 10.10.0.100/32>172.16.50.0/24 dscp 46\n"
+                                             "mark_del 10.10.0.101/32>172.16.50.0/24 dscp 46\n"
+                                             "mark_class_del mipd_dscp_46 dscp 46\n");
+    assert_int_equal(dp_mark_put(dp, &ef), -ENOENT);
+    /* Validation: DSCP 1..63, prefixes without host bits. */
+    struct dp_mark bad = mk("10.10.0.100", 24, "172.16.50.0", 24, 46);
+    assert_int_equal(dp_mark_get(dp, &bad), -EINVAL);
+    bad = mk("10.10.0.100", 32, "172.16.50.0", 24, 0);
+    assert_int_equal(dp_mark_get(dp, &bad), -EINVAL);
+    bad.dscp = 64;
+    assert_int_equal(dp_mark_get(dp, &bad), -EINVAL);
+    /* A failed element leaves no class behind. */
+    dp_recorder_clear_log(dp);
+    struct dp_mark cs1 = mk("10.10.0.100", 32, "0.0.0.0", 0, 8);
+    dp_recorder_fail_next(dp, -ENOMEM);
+    assert_int_equal(dp_mark_get(dp, &cs1), -ENOMEM);
+    assert_int_equal(dp_count(dp, DP_OBJ_MARK_CLASS), 1);
+    assert_int_equal(dp_recorder_check(dp), 0);
+    dp_recorder_fail_next(dp, 0);
+    assert_int_equal(dp_mark_get(dp, &cs1), 0);
+    assert_int_equal(dp_recorder_check(dp), 0);
+    /* flush (teardown) removes marks before their classes */
+}
+
+/* A batch: elements sent together; one op per object per batch. */
+static void test_mark_batch(void **state)
+{
+    struct dataplane *dp = *state;
+    enum { N = 100 };
+    struct dp_mark m[N];
+    struct dp_mark_op ops[N + 1];
+    for (unsigned i = 0; i < N; i++) {
+        char a[16];
+        snprintf(a, sizeof(a), "10.10.%u.%u", i / 200, i % 200 + 1);
+        m[i] = mk(a, 32, "172.16.50.0", 24, i % 2 ? 46 : 34);
+        ops[i] = (struct dp_mark_op){.op = DP_MARK_GET, .mark = &m[i]};
+    }
+    assert_int_equal(dp_mark_many(dp, ops, N), 0);
+    assert_non_null(strstr(dp_recorder_log(dp), "mark_batch 100\n"));
+    assert_int_equal(dp_count(dp, DP_OBJ_MARK_CLASS), 2);
+    assert_int_equal(dp_count(dp, DP_OBJ_MARK), N);
+    /* Put then get of the same mark in one batch: the get is refused. */
+    struct dp_mark_op two[] = {{.op = DP_MARK_PUT, .mark = &m[0]},
+                               {.op = DP_MARK_GET, .mark = &m[0]}};
+    assert_int_equal(dp_mark_many(dp, two, 2), 1);
+    assert_int_equal(two[0].result, 0);
+    assert_int_equal(two[1].result, -EBUSY);
+    for (unsigned i = 1; i < N; i++)
+        ops[i - 1] = (struct dp_mark_op){.op = DP_MARK_PUT, .mark = &m[i]};
+    dp_recorder_clear_log(dp);
+    assert_int_equal(dp_mark_many(dp, ops, N - 1), 0);
+    assert_int_equal(dp_count(dp, -1), 0);
+    const char *log = dp_recorder_log(dp);
+    assert_non_null(strstr(log, "mark_batch 99\n"));
+    /* both classes removed, after the elements */
+    const char *c34 = strstr(log, "mark_class_del mipd_dscp_34");
+    const char *c46 = strstr(log, "mark_class_del mipd_dscp_46");
+    assert_non_null(c34);
+    assert_non_null(c46);
+    assert_null(strstr(c34 < c46 ? c34 : c46, "mark_del"));
+}
+
+/* Rules that select the destination too (encapsulation-only paths). */
+static void test_rule_with_destination(void **state)
+{
+    struct dataplane *dp = *state;
+    assert_int_equal(
+        dp_rule2_get(dp, ip("10.10.0.100"), 32, ip("172.16.60.10"), 32, NULL, 10000, 900), 0);
+    /* Another destination: another rule. */
+    assert_int_equal(
+        dp_rule2_get(dp, ip("10.10.0.100"), 32, ip("172.16.61.0"), 24, NULL, 10000, 900), 0);
+    assert_int_equal(dp_rule_get(dp, ip("10.10.0.100"), 32, NULL, 10000, 900), 0);
+    assert_int_equal(dp_count(dp, DP_OBJ_RULE), 3);
+    assert_non_null(
+        strstr(dp_recorder_log(dp),
+               "rule_add from 10.10.0.100/32 to 172.16.60.10/32 table 10000 prio 900\n"));
+    assert_non_null(
+        strstr(dp_recorder_log(dp), "rule_add from 10.10.0.100/32 table 10000 prio 900\n"));
+    assert_int_equal(dp_rule2_get(dp, ip("10.10.0.100"), 32, ip("172.16.61.1"), 24, NULL, 1, 1),
+                     -EINVAL);
+    char *js = NULL;
+    size_t jl = 0;
+    FILE *f = open_memstream(&js, &jl);
+    dp_dump_json(dp, f);
+    fclose(f);
+    assert_non_null(strstr(js, "{\"kind\":\"rule\",\"src\":\"10.10.0.100/32\",\"dst\":"
+                               "\"172.16.60.10/32\",\"iif\":null,\"table\":10000,\"priority\":900,"
+                               "\"refs\":1}"));
+    free(js);
+    assert_int_equal(
+        dp_rule2_put(dp, ip("10.10.0.100"), 32, ip("172.16.60.10"), 32, NULL, 10000, 900), 0);
+    assert_int_equal(dp_count(dp, DP_OBJ_RULE), 2);
+    assert_int_equal(dp_recorder_check(dp), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -376,6 +522,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_obj_at_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_routes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recorder_check_detects_drift, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_marks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mark_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rule_with_destination, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

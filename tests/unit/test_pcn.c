@@ -75,8 +75,12 @@ static size_t build_bu(const struct bu_opts *o, uint8_t *buf, size_t cap)
         info.hoa = h_ip("10.10.0.150");
         info.lifetime = o->lifetime;
         info.n = o->n_profiles ? o->n_profiles : (o->lifetime ? 1 : 0);
+        /* Each profile selects other traffic (else they would conflict). */
         for (unsigned i = 0; i < info.n; i++)
-            profile(&info.profiles[i], 2 + i, o->dst ? o->dst : "172.16.60.0/24",
+            profile(&info.profiles[i], 2 + i,
+                    i == 1   ? "172.16.61.128/25"
+                    : o->dst ? o->dst
+                             : "172.16.60.0/24",
                     o->src_gw ? o->src_gw : "192.0.2.70");
         char err[VPN_ERR_MAX];
         if (!vpn_cvse_put(&w, 32473, &info, o->seal_key ? o->seal_key : key, 32, err, sizeof(err)))

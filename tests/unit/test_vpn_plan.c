@@ -214,6 +214,26 @@ static void wrong_node_and_leg_refused(void **state)
     vpn_path_free(&path);
 }
 
+/* Two profiles for the same traffic: the kernel holds one policy per
+ * selector and direction, so the plan refuses, naming both. */
+static void same_selector_refused(void **state)
+{
+    (void)state;
+    struct vpn_path path;
+    decide("172.16.50.0/24", 1, &path);
+    struct vpn_profile two[2] = {path.fa[0], path.fa[0]};
+    two[1].number = 2;
+    two[1].spi_up += 16;
+    two[1].spi_down += 16;
+    struct vpn_plan_item it[24];
+    size_t n;
+    char err[160];
+    assert_int_equal(
+        vpn_plan_session(VPN_NODE_FA, A(FA), A(HOA), two, 2, it, 24, &n, err, sizeof(err)), -22);
+    assert_non_null(strstr(err, "profiles 1 and 2 both select " HOA "/32>172.16.50.0/24"));
+    vpn_path_free(&path);
+}
+
 static void encap_only_gives_ipip(void **state)
 {
     (void)state;
@@ -236,6 +256,7 @@ int main(void)
         cmocka_unit_test(shared_sa_gives_policies_only),
         cmocka_unit_test(wrong_node_and_leg_refused),
         cmocka_unit_test(encap_only_gives_ipip),
+        cmocka_unit_test(same_selector_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
