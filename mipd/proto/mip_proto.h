@@ -263,6 +263,13 @@ struct mip_exts {
     uint8_t keygen_request_subtype;
     struct mip_keygen_reply keygen; /* RFC 3957 MN-HA key reply (43) */
     unsigned n_skipped;             /* unknown skippable (128-255) extensions */
+    /* Our vendor's registration extensions (DESIGN §6, aaad/FLOWS.md "Moves"):
+     * filled by mip_get_vendor_exts only, since the message decoders do not
+     * know the (configurable) vendor ID; zero after the message decoders. */
+    bool has_prev_fa;        /* previous-FA notification CVSE */
+    struct in_addr prev_fa;  /* the FA the MN was registered with (its care-of address) */
+    bool has_service_update; /* service-update NVSE */
+    uint16_t service_update; /* its request code: MIP_SERVICE_UPDATE_RELOAD_PROFILES */
 };
 
 struct mip_reg_request {
@@ -403,6 +410,35 @@ void mip_put_mn_aaa_auth(struct mip_writer *w, uint32_t spi, const void *key, si
 void mip_put_ro_auth(struct mip_writer *w, uint32_t vendor_id, uint32_t spi, const void *key,
                      size_t keylen);
 
+/*
+ * Our vendor's extensions in a Registration Request (DESIGN §6; the moves and
+ * the service update of aaad/FLOWS.md).  Vendor types of our vendor ID:
+ *   CVSE (38, RFC 3115 §3.1): 1 RO-auth (above), 2 VPN-INFO (vpncache/vpn_cvse.h),
+ *        3 PREV-FA: Data = the previous FA's address (4 octets, network order),
+ *          i.e. the care-of address of the FA the MN was registered with, the
+ *          address the AAA caches and the HA's binding know that FA by;
+ *   NVSE (134, RFC 3115 §3.2): 3 SERVICE-UPDATE: Data = Request code (2 octets),
+ *          1 = RELOAD-PROFILES (the same value as the Diameter
+ *          MIP4VPN-Service-Update-Request, dict/mip4vpn_dict.h).
+ * Wire: CVSE  38 | 0 | Length = 10 (2) | Vendor-ID (4) | 3 (2) | previous FA (4)
+ *       NVSE 134 | Length = 10 | 0 (2) | Vendor-ID (4) | 3 (2) | request code (2)
+ * The MN puts both before its MN-HA authenticator (and so before its MN-AAA
+ * one): each is covered by every authenticator of the request, so the HA
+ * that checks the MN-HA authenticator also vouches for the previous-FA claim an
+ * AAAF acted on (FLOWS.md "Authentication").
+ */
+#define MIP_VSE_TYPE_VPN_INFO 2 /* = VPN_VSE_TYPE_VPN_INFO; vpn_cvse_get decodes it */
+#define MIP_VSE_TYPE_PREV_FA 3
+#define MIP_NVSE_TYPE_SERVICE_UPDATE 3
+#define MIP_PREV_FA_DATA_LEN 4
+#define MIP_SERVICE_UPDATE_DATA_LEN 2
+#define MIP_SERVICE_UPDATE_RELOAD_PROFILES 1
+/* Append them.  The address must be a unicast one (not 0.0.0.0, 127/8,
+ * multicast, 240/4 or broadcast) and the code RELOAD-PROFILES, else the writer
+ * latches MIP_ERR_BAD_VALUE. */
+void mip_put_prev_fa(struct mip_writer *w, uint32_t vendor_id, struct in_addr prev_fa);
+void mip_put_service_update(struct mip_writer *w, uint32_t vendor_id, uint16_t code);
+
 /* ---------------------------------------------------------------------------
  * Decoding.  Return MIP_OK or what was wrong; *off_err (if not NULL) receives
  * the offset at which decoding failed: 0 for the message type, 1 for flags
@@ -431,6 +467,26 @@ enum mip_err mip_get_reg_reply(const uint8_t *buf, size_t len, struct mip_reg_re
                                size_t *off_err);
 enum mip_err mip_get_experimental(const uint8_t *buf, size_t len, struct mip_experimental *m,
                                   size_t *off_err);
+
+/* Second pass over what a message decoder found in msg[0..len): decodes our
+ * vendor's registration extensions (above) into x->has_prev_fa / prev_fa and
+ * x->has_service_update / service_update.  Strict; the first offending
+ * extension in message order decides, *off_err = the offset of its Type octet:
+ *   MIP_ERR_BAD_LENGTH           PREV-FA data not 4 octets, SERVICE-UPDATE not 2
+ *   MIP_ERR_BAD_VALUE            previous FA not a unicast address (as the
+ *                                encoder), request code other than RELOAD-PROFILES
+ *   MIP_ERR_DUPLICATE_EXT        either one twice
+ *   MIP_ERR_EXT_ORDER            either one after the MN-HA authenticator
+ *   MIP_ERR_UNKNOWN_CRITICAL_EXT a CVSE of our vendor with a type other than
+ *                                1, 2, 3 (RFC 3115 §3.1: an unknown CVSE makes
+ *                                the message invalid)
+ * NVSEs of our vendor with other types are skippable (RFC 3115 §3.2) and left
+ * alone, as are other vendors' extensions and our RO-auth / VPN-INFO CVSEs (their
+ * own functions judge them).  x must come from decoding msg (its data pointers
+ * lie inside msg); otherwise MIP_ERR_BAD_VALUE at offset 0.  On error the four
+ * fields are zero. */
+enum mip_err mip_get_vendor_exts(const uint8_t *msg, size_t len, uint32_t vendor_id,
+                                 struct mip_exts *x, size_t *off_err);
 
 /* Verification of the authenticators found by the decoder; msg is the whole
  * message the extension was decoded from. Constant-time compare. */

@@ -492,7 +492,7 @@ static int dump(struct l2watch *w, uint16_t type, uint8_t family)
             err = -errno;
             break;
         }
-        int len = (int)n;
+        size_t len = (size_t)n;
         for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, len);
              h = NLMSG_NEXT(h, len)) {
             if (h->nlmsg_seq != req.h.nlmsg_seq)
@@ -578,7 +578,7 @@ static void on_readable(struct loop *l, int fd, uint32_t events, void *arg)
                 log_warn("l2watch: recv: %s", strerror(errno));
             break;
         }
-        int len = (int)n;
+        size_t len = (size_t)n;
         for (struct nlmsghdr *h = (struct nlmsghdr *)w->buf; NLMSG_OK(h, len);
              h = NLMSG_NEXT(h, len))
             handle(w, h);

@@ -30,8 +30,27 @@
  * the FA's kernel for a limited-broadcast destination, as for DHCP) and the FA
  * answers by link broadcast.
  *
+ * Moves (aaad/FLOWS.md "Moves"): a request for a new care-of address while
+ * the binding at another FA is still live (its granted lifetime not run out)
+ * carries the previous-FA notification CVSE naming that FA's care-of address
+ * (mip_put_prev_fa), before the authenticators so they cover it; --no-prev-fa
+ * leaves it out ("move detected without notification", DESIGN §7).  The
+ * control command service-update re-registers at the current FA with the
+ * service-update NVSE (RELOAD-PROFILES, mip_put_service_update; seed [0091]);
+ * retransmissions, and a request a move starts while it is unanswered, carry
+ * it too.  --vendor sets the vendor ID of both (default 32473, as the agents).
+ *
+ * Gratuitous ARP: the testbed gives the MN a new MAC on every attach, so on
+ * every (re)attachment (link up, a new agent heard, a home address from the
+ * pool) the MN announces its home address with a gratuitous ARP request
+ * (sender = target = home address, as mipd's dp_garp), and an FA it returns to
+ * replaces its stale neighbour entry at once instead of sending the reply and
+ * the first packets to the old MAC.  (RFC 5944 §4.6 has an MN away from home
+ * broadcast no ARP; the testbed's access links hold only the MN and its FA,
+ * and the FA delivers to visitors by ARP, so this is deliberate here.)
+ *
  * Control socket (UNIX stream, one command per line, plain word or
- * {"cmd":"..."}): status | register | deregister | quit.  Replies are one JSON
+ * {"cmd":"..."}): status | register | deregister | service-update | quit.  Replies are one JSON
  * line; `mnemu --ctl SOCKET --query CMD` is the matching client (prints the
  * reply, exits 0 iff it says "ok":true).  Events go to --events as JSON lines
  * {"t":REALTIME,"mono":MONOTONIC, "mn":NAME,"event":...} for timelines and registration-time
@@ -43,9 +62,12 @@
 #include <getopt.h>
 #include <ifaddrs.h>
 #include <inttypes.h>
+#include <linux/if_packet.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <net/ethernet.h>
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <poll.h>
@@ -105,6 +127,8 @@ struct pending {
     int n_ids;
     int resyncs;
     struct in_addr coa, fa;
+    struct in_addr prev_fa; /* 0.0.0.0: no previous-FA CVSE */
+    bool service_update;    /* carries the service-update NVSE */
 };
 
 static struct {
@@ -125,6 +149,8 @@ static struct {
     size_t aaa_keylen;
     unsigned lifetime;
     bool reverse;
+    bool prev_fa_notify; /* previous-FA CVSE on a move (--no-prev-fa: off) */
+    uint32_t vendor_id;
     /* sockets */
     int raw, udp, nl_events, nl_req, ctl;
     int clients[MAX_CLIENTS];
@@ -147,6 +173,10 @@ static struct {
     uint64_t expire_ms, rereg_ms;
     int last_code; /* -1: none yet */
     uint64_t registrations, rrq_sent, timeouts, adverts, bad_adverts, bad_replies;
+    uint64_t prev_fa_sent, service_update_sent, garp_sent; /* requests / ARPs sent */
+    struct in_addr last_prev_fa; /* named by the latest request that had one */
+    int service_update_code;     /* reply code to the last service update; -1: none */
+    bool service_update_wanted;  /* asked for, not answered yet */
     double last_reg_ms;
     int32_t clock_offset; /* seconds, learnt from a 133 reply (RFC 5944 §5.7) */
     uint64_t last_ident;  /* identification of the previous request */
@@ -156,6 +186,9 @@ static struct {
        .nl_req = -1,
        .ctl = -1,
        .last_code = -1,
+       .service_update_code = -1,
+       .prev_fa_notify = true,
+       .vendor_id = MIP_DEFAULT_VENDOR_ID,
        .lifetime = 60,
        .want_registered = true,
        .last_reg_ms = -1};
@@ -181,11 +214,13 @@ static double mono_ms_f(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* A ring of buffers: status() formats up to 8 addresses in one call. */
+#define IP_STR_RING 12
 static const char *ip_str(struct in_addr a)
 {
-    static char bufs[4][INET_ADDRSTRLEN];
+    static char bufs[IP_STR_RING][INET_ADDRSTRLEN];
     static int i;
-    i = (i + 1) % 4;
+    i = (i + 1) % IP_STR_RING;
     inet_ntop(AF_INET, &a, bufs[i], sizeof(bufs[i]));
     return bufs[i];
 }
@@ -333,6 +368,61 @@ static void send_solicit(void)
         event("solicit", "");
 }
 
+/* Gratuitous ARP request for the home address on the interface (see the top):
+ * sender IP = target IP = home address, sender MAC = ours, to broadcast. */
+static int garp(void)
+{
+    int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ARP));
+    if (fd < 0)
+        return -errno;
+    int r = 0;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", g.iface);
+    if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0) {
+        r = -errno;
+        goto out;
+    }
+    if (ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER) {
+        r = -EOPNOTSUPP; /* no ARP on this link type */
+        goto out;
+    }
+    uint8_t pkt[28];
+    struct arphdr *h = (struct arphdr *)pkt;
+    h->ar_hrd = htons(ARPHRD_ETHER);
+    h->ar_pro = htons(ETH_P_IP);
+    h->ar_hln = ETH_ALEN;
+    h->ar_pln = 4;
+    h->ar_op = htons(ARPOP_REQUEST);
+    memcpy(pkt + 8, ifr.ifr_hwaddr.sa_data, ETH_ALEN); /* sender MAC */
+    memcpy(pkt + 14, &g.hoa.s_addr, 4);                /* sender IP */
+    memset(pkt + 18, 0, ETH_ALEN);                     /* target MAC: unused */
+    memcpy(pkt + 24, &g.hoa.s_addr, 4);                /* target IP */
+    struct sockaddr_ll ll;
+    memset(&ll, 0, sizeof(ll));
+    ll.sll_family = AF_PACKET;
+    ll.sll_protocol = htons(ETH_P_ARP);
+    ll.sll_ifindex = (int)g.ifindex;
+    ll.sll_halen = ETH_ALEN;
+    memset(ll.sll_addr, 0xff, ETH_ALEN);
+    if (sendto(fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&ll, sizeof(ll)) < 0)
+        r = -errno;
+out:
+    close(fd);
+    return r;
+}
+
+static void send_garp(const char *why)
+{
+    if (!g.ifindex || !g.link_usable || g.hoa.s_addr == 0)
+        return; /* no link, or no home address yet (pool mode) */
+    int r = garp();
+    if (r == 0)
+        g.garp_sent++;
+    event("garp", ",\"hoa\":\"%s\",\"why\":\"%s\",\"result\":\"%s\"", ip_str(g.hoa), why,
+          r ? strerror(-r) : "ok");
+}
+
 static void forget_agent(void)
 {
     g.ag.valid = false;
@@ -379,12 +469,15 @@ static void check_link(void)
         if (idx)
             open_link_sockets();
     }
-    if (usable && !g.link_usable) {
+    bool up = usable && !g.link_usable;
+    if (up) {
         event("link_up", ",\"ifindex\":%u", idx);
         g.solicits_left = SOLICIT_MAX;
         g.next_solicit_ms = mono_ms();
     }
     g.link_usable = usable;
+    if (up)
+        send_garp("link_up");
 }
 
 static void drain_netlink(void)
@@ -437,6 +530,11 @@ static void send_rrq(void)
     mip_writer_init(&w, buf, sizeof(buf));
     mip_put_reg_request(&w, &rq);
     mip_put_nai(&w, g.nai, strlen(g.nai));
+    /* Ours before every authenticator, which thus covers them (mip_proto.h). */
+    if (p->prev_fa.s_addr)
+        mip_put_prev_fa(&w, g.vendor_id, p->prev_fa);
+    if (p->service_update)
+        mip_put_service_update(&w, g.vendor_id, MIP_SERVICE_UPDATE_RELOAD_PROFILES);
     if (g.ag.has_chal)
         mip_put_challenge(&w, g.ag.chal, g.ag.chal_len);
     if (g.have_sa)
@@ -464,28 +562,49 @@ static void send_rrq(void)
     if (p->n_ids < (int)(sizeof(p->ids) / sizeof(p->ids[0])))
         p->ids[p->n_ids++] = (uint32_t)rq.identification;
     g.rrq_sent++;
+    if (p->prev_fa.s_addr) {
+        g.prev_fa_sent++;
+        g.last_prev_fa = p->prev_fa;
+    }
+    if (p->service_update)
+        g.service_update_sent++;
     p->next_ms = mono_ms() + (1000u << p->tries);
     p->tries++;
+    char prev[40] = "";
+    if (p->prev_fa.s_addr)
+        snprintf(prev, sizeof(prev), ",\"prev_fa\":\"%s\"", ip_str(p->prev_fa));
     event("rrq_sent",
           ",\"fa\":\"%s\",\"coa\":\"%s\",\"hoa\":\"%s\",\"lifetime\":%u,\"try\":%d,"
-          "\"T\":%s,\"challenge\":%s,\"id\":%" PRIu32 "%s%s%s",
+          "\"T\":%s,\"challenge\":%s,\"mn_ha\":%s,\"id\":%" PRIu32 "%s%s%s%s%s",
           ip_str(p->fa), ip_str(p->coa), ip_str(rq.home_addr), rq.lifetime, p->tries,
           (rq.flags & MIP_RRQ_FLAG_T) ? "true" : "false", g.ag.has_chal ? "true" : "false",
-          (uint32_t)rq.identification, err ? ",\"error\":\"" : "", err ? strerror(err) : "",
-          err ? "\"" : "");
+          g.have_sa ? "true" : "false", (uint32_t)rq.identification, prev,
+          p->service_update ? ",\"service_update\":true" : "", err ? ",\"error\":\"" : "",
+          err ? strerror(err) : "", err ? "\"" : "");
 }
 
-static void start_registration(bool dereg)
+/* A service update goes on in every request until one is answered or times out
+ * (a move, even through a link down, does not lose it). */
+static void start_registration(bool dereg, bool service_update)
 {
     if (!g.ag.valid)
         return;
     struct pending *p = &g.pend;
+    if (service_update)
+        g.service_update_wanted = true;
+    if (dereg)
+        g.service_update_wanted = false;
     memset(p, 0, sizeof(*p));
     p->active = true;
     p->dereg = dereg;
+    p->service_update = !dereg && g.service_update_wanted;
     p->first_sent_ms = mono_ms_f();
     p->coa = g.ag.coa;
     p->fa = g.ag.src;
+    /* A move: the binding at another FA is still live (FLOWS.md "Moves"). */
+    if (!dereg && g.prev_fa_notify && g.reg_coa.s_addr && g.reg_coa.s_addr != p->coa.s_addr &&
+        mono_ms() < g.expire_ms)
+        p->prev_fa = g.reg_coa;
     if (dereg)
         set_state(ST_DEREGISTERING);
     else if (g.st != ST_REGISTERED || g.reg_coa.s_addr != p->coa.s_addr)
@@ -540,11 +659,14 @@ static void handle_reply(const uint8_t *buf, size_t len, struct in_addr from)
         auth = "no key";
     }
     double ms = mono_ms_f() - p->first_sent_ms;
+    char prev[40] = "";
+    if (p->prev_fa.s_addr)
+        snprintf(prev, sizeof(prev), ",\"prev_fa\":\"%s\"", ip_str(p->prev_fa));
     event("rrp",
           ",\"from\":\"%s\",\"code\":%u,\"code_str\":\"%s\",\"lifetime\":%u,\"auth\":\"%s\","
-          "\"ms\":%.3f,\"dereg\":%s",
+          "\"ms\":%.3f,\"dereg\":%s%s%s",
           ip_str(from), rp.code, mip_code_str(rp.code), rp.lifetime, auth, ms,
-          p->dereg ? "true" : "false");
+          p->dereg ? "true" : "false", prev, p->service_update ? ",\"service_update\":true" : "");
     bool accepted = rp.code == MIP_CODE_ACCEPTED || rp.code == MIP_CODE_ACCEPTED_NO_SIMUL;
     if (accepted && !auth_ok) {
         /* RFC 5944 §3.6.2.1: an accepted reply must authenticate; drop it. */
@@ -564,6 +686,7 @@ static void handle_reply(const uint8_t *buf, size_t len, struct in_addr from)
         /* The home address the AAA assigned (pool): requests name it from now. */
         event("hoa", ",\"hoa\":\"%s\",\"was\":\"%s\"", ip_str(rp.home_addr), ip_str(g.hoa));
         g.hoa = rp.home_addr;
+        send_garp("hoa");
     }
     g.last_code = rp.code;
     if (rp.code == MIP_CODE_HA_ID_MISMATCH && auth_ok && p->resyncs < 1) {
@@ -576,6 +699,10 @@ static void handle_reply(const uint8_t *buf, size_t len, struct in_addr from)
         return;
     }
     p->active = false;
+    if (p->service_update) {
+        g.service_update_code = rp.code;
+        g.service_update_wanted = false;
+    }
     if (!accepted) {
         set_state(ST_DENIED);
         return;
@@ -659,6 +786,7 @@ static void handle_advert(const uint8_t *icmp, size_t len, struct in_addr src)
         int r = set_default_route(g.ag.router);
         event("route", ",\"via\":\"%s\",\"result\":\"%s\"", ip_str(g.ag.router),
               r ? strerror(-r) : "ok");
+        send_garp("new_agent"); /* the FA is listening now, whatever the link-up one met */
     } else if (rebooted) {
         event("advert", ",\"from\":\"%s\",\"seq\":%u,\"note\":\"agent rebooted\"", ip_str(src),
               a.seq);
@@ -668,7 +796,7 @@ static void handle_advert(const uint8_t *icmp, size_t len, struct in_addr src)
     /* A denied or failed request is retried on a move, not on every advertisement. */
     if (moved || rebooted || g.st == ST_DETACHED || g.st == ST_EXPIRED) {
         if (!g.pend.active || moved)
-            start_registration(false);
+            start_registration(false, false);
     }
 }
 
@@ -724,6 +852,9 @@ static void status(int fd)
     if (g.last_reg_ms >= 0)
         snprintf(last_ms, sizeof(last_ms), "%.3f", g.last_reg_ms);
     bool reg = g.st == ST_REGISTERED;
+    char su_code[16] = "null";
+    if (g.service_update_code >= 0)
+        snprintf(su_code, sizeof(su_code), "%d", g.service_update_code);
     reply(fd,
           "{\"ok\":true,\"cmd\":\"status\",\"name\":\"%s\",\"nai\":\"%s\",\"hoa\":\"%s\","
           "\"ha\":\"%s\",\"iface\":\"%s\",\"link\":%s,\"state\":\"%s\",\"fa\":\"%s\","
@@ -731,15 +862,20 @@ static void status(int fd)
           "\"granted_lifetime\":%u,\"reverse_tunnel\":%s,\"last_code\":%s,"
           "\"last_code_str\":\"%s\",\"registrations\":%" PRIu64 ",\"rrq_sent\":%" PRIu64
           ",\"timeouts\":%" PRIu64 ",\"adverts\":%" PRIu64 ",\"last_reg_ms\":%s,"
-          "\"pending\":%s,\"aaa\":%s,\"hoa_from_pool\":%s,\"mn_ha_spi\":%" PRIu32 "}",
+          "\"pending\":%s,\"aaa\":%s,\"hoa_from_pool\":%s,\"mn_ha_spi\":%" PRIu32 ","
+          "\"prev_fa_notify\":%s,\"prev_fa_sent\":%" PRIu64 ",\"last_prev_fa\":\"%s\","
+          "\"service_update_sent\":%" PRIu64 ",\"service_update_pending\":%s,"
+          "\"service_update_code\":%s,\"garp_sent\":%" PRIu64 ",\"vendor_id\":%" PRIu32 "}",
           g.name, g.nai, ip_str(g.hoa), ip_str(g.ha), g.iface, g.link_usable ? "true" : "false",
           state_name[g.st], reg ? ip_str(g.reg_fa) : "", reg ? ip_str(g.reg_coa) : "",
           g.ag.valid ? ip_str(g.ag.src) : "", g.ag.valid ? ip_str(g.ag.coa) : "", left,
           reg ? g.granted : 0, reg && g.reg_reverse ? "true" : "false", code,
           g.last_code >= 0 ? mip_code_str((uint8_t)g.last_code) : "", g.registrations, g.rrq_sent,
           g.timeouts, g.adverts, last_ms, g.pend.active ? "true" : "false",
-          g.aaa ? "true" : "false", g.hoa_cfg.s_addr == 0 ? "true" : "false",
-          g.have_sa ? g.spi : 0);
+          g.aaa ? "true" : "false", g.hoa_cfg.s_addr == 0 ? "true" : "false", g.have_sa ? g.spi : 0,
+          g.prev_fa_notify ? "true" : "false", g.prev_fa_sent,
+          g.last_prev_fa.s_addr ? ip_str(g.last_prev_fa) : "", g.service_update_sent,
+          g.service_update_wanted ? "true" : "false", su_code, g.garp_sent, g.vendor_id);
 }
 
 static void command(int fd, char *line)
@@ -750,16 +886,16 @@ static void command(int fd, char *line)
     if (p) {
         p = strchr(p + 5, '"');
         if (p)
-            sscanf(p + 1, "%31[a-z_]", cmd);
+            sscanf(p + 1, "%31[a-z_-]", cmd);
     } else {
-        sscanf(line, " %31[a-z_]", cmd);
+        sscanf(line, " %31[a-z_-]", cmd);
     }
     if (!strcmp(cmd, "status")) {
         status(fd);
     } else if (!strcmp(cmd, "register")) {
         g.want_registered = true;
         if (g.ag.valid) {
-            start_registration(false);
+            start_registration(false, false);
             reply(fd, "{\"ok\":true,\"cmd\":\"register\"}");
         } else {
             g.solicits_left = SOLICIT_MAX;
@@ -771,8 +907,19 @@ static void command(int fd, char *line)
         if (!g.ag.valid) {
             reply(fd, "{\"ok\":false,\"cmd\":\"deregister\",\"error\":\"no agent\"}");
         } else {
-            start_registration(true);
+            start_registration(true, false);
             reply(fd, "{\"ok\":true,\"cmd\":\"deregister\"}");
+        }
+    } else if (!strcmp(cmd, "service-update") || !strcmp(cmd, "service_update")) {
+        /* A re-registration of the live binding (FLOWS.md "Service update"). */
+        if (!g.ag.valid)
+            reply(fd, "{\"ok\":false,\"cmd\":\"service-update\",\"error\":\"no agent\"}");
+        else if (g.st != ST_REGISTERED)
+            reply(fd, "{\"ok\":false,\"cmd\":\"service-update\",\"error\":\"not registered (%s)\"}",
+                  state_name[g.st]);
+        else {
+            start_registration(false, true);
+            reply(fd, "{\"ok\":true,\"cmd\":\"service-update\"}");
         }
     } else if (!strcmp(cmd, "quit")) {
         reply(fd, "{\"ok\":true,\"cmd\":\"quit\"}");
@@ -865,6 +1012,8 @@ static void timers(void)
         if (p->tries >= MAX_TRIES) {
             p->active = false;
             g.timeouts++;
+            if (p->service_update)
+                g.service_update_wanted = false; /* reported: the user may ask again */
             event("timeout", ",\"fa\":\"%s\",\"tries\":%d,\"dereg\":%s", ip_str(p->fa), p->tries,
                   p->dereg ? "true" : "false");
             if (g.st != ST_REGISTERED || p->dereg)
@@ -876,7 +1025,7 @@ static void timers(void)
     if (g.st == ST_REGISTERED && !p->active && g.want_registered && g.ag.valid &&
         now >= g.rereg_ms) {
         event("refresh", ",\"lifetime_left_ms\":%" PRId64, (int64_t)g.expire_ms - (int64_t)now);
-        start_registration(false);
+        start_registration(false, false);
         /* If the refresh goes unanswered, do not retry it on every tick. */
         g.rereg_ms = g.expire_ms;
     }
@@ -975,9 +1124,13 @@ static void usage(void)
                     " --mn-aaa SPI:HEX)\n"
                     "             [--lifetime S] [--reverse-tunnel] --ctl SOCKET [--events FILE]"
                     " [--name NAME]\n"
+                    "             [--no-prev-fa] [--vendor N]\n"
                     "       --mn-aaa: AAA mode (MN-AAA key, RFC 3012; MN-HA key from RFC 3957);\n"
                     "                 --hoa 0.0.0.0 then asks for an address from the pool\n"
-                    "       mnemu --ctl SOCKET --query status|register|deregister|quit\n");
+                    "       --no-prev-fa: no previous-FA CVSE on a move\n"
+                    "       --vendor: vendor ID of our extensions (default 32473)\n"
+                    "       mnemu --ctl SOCKET --query "
+                    "status|register|deregister|service-update|quit\n");
 }
 
 int main(int argc, char **argv)
@@ -995,6 +1148,8 @@ int main(int argc, char **argv)
                                        {"name", required_argument, NULL, 'N'},
                                        {"query", required_argument, NULL, 'q'},
                                        {"mn-aaa", required_argument, NULL, 'A'},
+                                       {"no-prev-fa", no_argument, NULL, 'P'},
+                                       {"vendor", required_argument, NULL, 'V'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
     const char *mn_aaa = NULL;
@@ -1057,6 +1212,19 @@ int main(int argc, char **argv)
         case 'A':
             mn_aaa = optarg;
             break;
+        case 'P':
+            g.prev_fa_notify = false;
+            break;
+        case 'V': {
+            char *end;
+            unsigned long v = strtoul(optarg, &end, 0);
+            if (*end || v == 0 || v > 0xFFFFFF) {
+                fprintf(stderr, "mnemu: --vendor must be 1..16777215 (as mipd's vendor_id)\n");
+                return 2;
+            }
+            g.vendor_id = (uint32_t)v;
+            break;
+        }
         default:
             usage();
             return 2;
@@ -1119,9 +1287,11 @@ int main(int argc, char **argv)
     if (ctl_open() < 0)
         return 1;
     (void)mip_ident_now(); /* seeds the DRBG now, not on the first request */
-    event("start", ",\"nai\":\"%s\",\"hoa\":\"%s\",\"ha\":\"%s\",\"reverse_tunnel\":%s,\"aaa\":%s",
+    event("start",
+          ",\"nai\":\"%s\",\"hoa\":\"%s\",\"ha\":\"%s\",\"reverse_tunnel\":%s,\"aaa\":%s,"
+          "\"prev_fa_notify\":%s",
           g.nai, ip_str(g.hoa), ip_str(g.ha), g.reverse ? "true" : "false",
-          g.aaa ? "true" : "false");
+          g.aaa ? "true" : "false", g.prev_fa_notify ? "true" : "false");
     check_link();
 
     while (!g_quit) {

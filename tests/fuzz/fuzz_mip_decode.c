@@ -67,6 +67,10 @@ static void run(const uint8_t *buf, size_t len)
     struct mip_reg_request rq;
     if (mip_get_reg_request(buf, len, &rq, &off) == MIP_OK) {
         check_exts(buf, len, &rq.ext);
+        /* Our vendor extensions (previous FA, service update): second pass. */
+        if (mip_get_vendor_exts(buf, len, MIP_DEFAULT_VENDOR_ID, &rq.ext, &off) == MIP_OK &&
+            rq.ext.has_service_update)
+            CHECK(rq.ext.service_update == MIP_SERVICE_UPDATE_RELOAD_PROFILES);
         mip_writer_init(&w, out, sizeof(out));
         mip_put_reg_request(&w, &rq);
         /* Same fixed part, except the reserved r/x flags, which the decoder
