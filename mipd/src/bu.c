@@ -181,8 +181,11 @@ static void on_timer(struct loop *l, void *arg)
                  inet_ntoa(t->dst), t->tries);
         bu_done_fn cb = t->cb;
         void *cbarg = t->arg;
+        /* The callback gets t only as an identity (it is freed): keep its
+         * value, not a pointer the compiler sees used after free. */
+        struct bu_txn *volatile id = t; /* the compiler must not track it */
         txn_free(a, t);
-        cb(a, cbarg, t, -ETIMEDOUT);
+        cb(a, cbarg, id, -ETIMEDOUT);
         return;
     }
     char err[VPN_ERR_MAX];
@@ -303,6 +306,7 @@ void bu_ba_rx(struct agent *a, const struct pkt_addr *from, const uint8_t *buf, 
     }
     bu_done_fn cb = t->cb;
     void *cbarg = t->arg;
+    struct bu_txn *volatile id = t; /* identity only, see on_timer */
     txn_free(a, t);
-    cb(a, cbarg, t, m.u.ba.status);
+    cb(a, cbarg, id, m.u.ba.status);
 }
