@@ -115,6 +115,13 @@ static void amr_answer(void *arg, struct msg *ans, const char *why)
     diam_get_addr(ans, MIP4_AVP_HOME_AGENT_ADDRESS, 0, &ama.ha);
     get_fa_ha_msa(ans, &ama);
     if (ama.result_code == AAA_RC_SUCCESS) {
+        char perr2[VPN_AVP_ERR_MAX];
+        int prc = vpn_avp_get_prev_fa(ans, &ama.has_prev_fa, &ama.prev_fa, perr2, sizeof(perr2));
+        if (prc) {
+            ama.decode_rc = (uint32_t)prc;
+            ama.decode_err = "bad MIP4VPN-Previous-FA-Address";
+            ama.has_prev_fa = false;
+        }
         int rc = vpn_avp_get_profiles(ans, prof, VPN_MAX_PROFILES, &n, perr, sizeof(perr));
         if (rc) {
             ama.decode_rc = (uint32_t)rc;
@@ -163,6 +170,10 @@ static int send_amr(void *ctx, const struct aaa_amr *amr, char *sid, size_t sidl
         rc = diam_add_addr(req, MIP4_AVP_MOBILE_NODE_ADDRESS, 0, amr->hoa);
     if (rc == 0 && amr->ha.s_addr)
         rc = diam_add_addr(req, MIP4_AVP_HOME_AGENT_ADDRESS, 0, amr->ha);
+    if (rc == 0 && amr->has_prev_fa)
+        rc = vpn_avp_put_prev_fa(req, amr->prev_fa, 0);
+    if (rc == 0 && amr->service_update)
+        rc = vpn_avp_put_service_update(req, 0);
     /* STATE_MAINTAINED: the session lives until our STR (FLOWS "AMR"). */
     if (rc == 0)
         rc = diam_add_u32(req, AVP_AUTH_SESSION_STATE, 0, STATE_MAINTAINED);
@@ -206,7 +217,7 @@ static void str_answer(void *arg, struct msg *ans, const char *why)
     free(c);
 }
 
-static int send_str(void *ctx, const char *sid, const char *nai, const char *realm)
+static int send_str(void *ctx, const char *sid, const char *nai, const char *realm, uint32_t cause)
 {
     struct aaa_diam *g = ctx;
     struct msg *req = NULL;
@@ -218,7 +229,7 @@ static int send_str(void *ctx, const char *sid, const char *nai, const char *rea
     if (rc == 0 && nai)
         rc = diam_add_str(req, AVP_USER_NAME, 0, nai);
     if (rc == 0)
-        rc = diam_add_u32(req, AVP_TERMINATION_CAUSE, 0, TERMINATION_LOGOUT);
+        rc = diam_add_u32(req, AVP_TERMINATION_CAUSE, 0, cause ? cause : TERMINATION_LOGOUT);
     if (rc) {
         if (req)
             diam_msg_free(req);
@@ -271,6 +282,8 @@ static int answer_har(void *ctx, uint64_t id, const struct aaa_haa *haa)
         rc = diam_add_addr(ans, MIP4_AVP_HOME_AGENT_ADDRESS, 0, haa->ha);
     if (rc == 0 && haa->hoa.s_addr)
         rc = diam_add_addr(ans, MIP4_AVP_MOBILE_NODE_ADDRESS, 0, haa->hoa);
+    if (rc == 0 && haa->has_prev_fa)
+        rc = vpn_avp_put_prev_fa(ans, haa->prev_fa, 0);
     if (rc == 0 && haa->has_fa_ha_spi)
         rc = diam_add_u32(ans, MIP4_AVP_FA_TO_HA_SPI, 0, haa->fa_ha_spi);
     if (rc) {

@@ -183,6 +183,12 @@ static int ctl_cb(void *arg, const char *cmd, const char *args, FILE *out, const
         }
         fputs(",\"items\":", out);
         fa_dump_visitors(a, out);
+    } else if (!strcmp(cmd, "handoff")) {
+        if (d->cfg.role != ROLE_FA) {
+            *err = "handoff: this agent is not a foreign agent";
+            return -1;
+        }
+        fa_handoff_ctl_items(a, out);
     } else if (!strcmp(cmd, "kernel")) {
         fputs(",\"items\":", out);
         dp_dump_json(a->dp, out);
@@ -217,7 +223,8 @@ static int ctl_cb(void *arg, const char *cmd, const char *args, FILE *out, const
                 ha_binding_count(a), fa_visitor_count(a), a->vpn ? vpn_cache_count(a->vpn) : 0,
                 bu_pending_count(a), dp_count(a->dp, -1), loop_timer_count(a->loop));
     } else {
-        *err = "unknown command (bindings, visitors, vpn, vpn-kernel, kernel, counters, status)";
+        *err = "unknown command (bindings, visitors, handoff, vpn, vpn-kernel, kernel, counters, "
+               "status)";
         return -1;
     }
     return 0;
@@ -429,6 +436,7 @@ int main(int argc, char **argv)
     } else {
         if (fa_init(a) < 0)
             return 1;
+        fa_handoff_start(a);
         d.n_icmp = d.cfg.fa.n_links;
         d.icmp = calloc(d.n_icmp, sizeof(int));
         for (size_t i = 0; i < d.n_icmp; i++) {

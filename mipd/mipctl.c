@@ -41,6 +41,8 @@ static void usage(FILE *out)
             "  bindings   mobility bindings of the home agent (mobile node, care-of\n"
             "             address, lifetime left, tunnel, AAA session)\n"
             "  visitors   visitor list of the foreign agent\n"
+            "  handoff    hand-off buffer of the foreign agent: per held home address\n"
+            "             and in total, packets held / queued / flushed / dropped\n"
             "  vpn        VPN information cache (FA, HA in AAA mode, PCN): one row per\n"
             "             profile; never key material\n"
             "  vpn-kernel per VPN session: the SAs, policies, DSCP marks and IP-in-IP\n"

@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "log.h"
@@ -50,7 +52,14 @@ static void event_str(FILE *out, const char *s)
 void agent_event(const struct agent *a, const char *dir, const char *msg, const char *peer,
                  const char *session, int code)
 {
-    FILE *out = a->event_out ? a->event_out : stderr;
+    FILE *dst = a->event_out ? a->event_out : stderr;
+    /* Built in memory and written at once: freeDiameter's threads log to
+     * the same stderr and must not land inside an EVENT line. */
+    char *line = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&line, &len);
+    if (!out)
+        return;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     fprintf(out, "EVENT %lld ", (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
@@ -62,7 +71,11 @@ void agent_event(const struct agent *a, const char *dir, const char *msg, const 
     if (code >= 0)
         fprintf(out, " code=%d", code);
     fputc('\n', out);
-    fflush(out);
+    if (fclose(out) == 0) {
+        fwrite(line, 1, len, dst);
+        fflush(dst);
+    }
+    free(line);
 }
 
 void agent_event_ip(const struct agent *a, const char *dir, const char *msg, struct in_addr peer,

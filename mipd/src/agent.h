@@ -52,6 +52,18 @@ typedef int (*agent_tx_fn)(void *ctx, const struct pkt_addr *to, const uint8_t *
     X(amr_tx)                                                                                      \
     X(ama_rx)                                                                                      \
     X(aaa_timeouts)                                                                                \
+    X(moves_relayed)                                                                               \
+    X(moves_refused)                                                                               \
+    X(moves)                                                                                       \
+    X(move_bu_refused)                                                                             \
+    X(handoff_bu_tx)                                                                               \
+    X(handoff_bu_failed)                                                                           \
+    X(handoff_no_peer)                                                                             \
+    X(handoffs)                                                                                    \
+    X(handoff_ended)                                                                               \
+    X(pcn_forgotten)                                                                               \
+    X(handoff_buffered)                                                                            \
+    X(handoff_flushed)                                                                             \
     X(aaa_errors)                                                                                  \
     X(str_tx)                                                                                      \
     X(har_rx)                                                                                      \
@@ -119,6 +131,10 @@ struct aaa_amr {
     struct in_addr hoa;      /* MIP-Mobile-Node-Address, 0.0.0.0 = not sent */
     struct in_addr ha;       /* MIP-Home-Agent-Address */
     uint32_t timeout_ms;
+    /* Moves / service update (FLOWS "Moves"): from the MN's CVSE / NVSE. */
+    bool has_prev_fa;
+    struct in_addr prev_fa;  /* MIP4VPN-Previous-FA-Address */
+    uint32_t service_update; /* MIP4VPN-Service-Update-Request, 0 = not sent */
 };
 
 /* AAA -> FA: AA-Mobile-Node-Answer, or no answer at all. */
@@ -142,6 +158,8 @@ struct aaa_ama {
     unsigned n_profiles;
     uint32_t decode_rc; /* nonzero: the answer's AVPs could not be decoded */
     const char *decode_err;
+    bool has_prev_fa; /* MIP4VPN-Previous-FA-Address: a move, hand off from there */
+    struct in_addr prev_fa;
 };
 
 /* AAA -> HA: Home-Agent-MIP-Request (RFC 4004 §5.3). */
@@ -186,6 +204,8 @@ struct aaa_haa {
     struct in_addr ha, hoa;
     bool has_fa_ha_spi;
     uint32_t fa_ha_spi;
+    bool has_prev_fa; /* MIP4VPN-Previous-FA-Address: the replaced binding's CoA */
+    struct in_addr prev_fa;
 };
 
 struct agent_aaa_ops {
@@ -194,10 +214,18 @@ struct agent_aaa_ops {
      * follows, unless this returns -errno (nothing was sent). */
     int (*send_amr)(void *ctx, const struct aaa_amr *amr, char *sid, size_t sidlen);
     /* FA: ends a session (STR, base protocol 275 with Auth-Application-Id 2). */
-    int (*send_str)(void *ctx, const char *session_id, const char *nai, const char *realm);
+    int (*send_str)(void *ctx, const char *session_id, const char *nai, const char *realm,
+                    uint32_t cause);
     /* HA: answers the HAR of that id (each HAR is answered exactly once). */
     int (*answer_har)(void *ctx, uint64_t har_id, const struct aaa_haa *haa);
 };
+
+/* STR Termination-Cause (RFC 6733 §8.15) the FA sends (FLOWS "STR/STA"). */
+#define AAA_TC_LOGOUT 1u
+#define AAA_TC_BAD_ANSWER 3u
+#define AAA_TC_ADMINISTRATIVE 4u
+#define AAA_TC_USER_MOVED 7u
+#define AAA_TC_SESSION_TIMEOUT 8u
 
 /* Diameter Result-Codes the agents use (RFC 6733 §7.1, RFC 4004 §6). */
 #define AAA_RC_SUCCESS 2001u
@@ -264,6 +292,13 @@ typedef int (*fa_icmp_tx_fn)(void *ctx, size_t link, const uint8_t *buf, size_t 
 void fa_set_icmp_tx(struct agent *a, fa_icmp_tx_fn fn, void *ctx);
 /* Access-link resolution done by the daemon at start (address + ifindex). */
 void fa_set_link_info(struct agent *a, size_t link, int ifindex, struct in_addr addr);
+/* Smooth hand-off (fa.smooth_handoff): the hand-off buffer (hobuf.h, tun
+ * device) and the layer-2 trigger (l2watch.h); either may fail (logged):
+ * the FA then runs without it.  The daemon calls it after fa_init; unit
+ * tests do not (no tun device, no netlink). */
+int fa_handoff_start(struct agent *a);
+/* mipctl handoff: ,"items":[...] of hobuf_ctl_items (empty without buffer). */
+void fa_handoff_ctl_items(const struct agent *a, FILE *out);
 size_t fa_visitor_count(const struct agent *a);
 void fa_dump_visitors(struct agent *a, FILE *out);
 /* AAA mode: the answer to the AMR of that id (see struct agent_aaa_ops). */

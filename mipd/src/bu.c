@@ -1,6 +1,7 @@
 /*
  * Binding updates sent by the home agent (seed [0057], [0076]; DESIGN §6;
- * aaad/FLOWS.md "BU/BA HA -> PCN").
+ * aaad/FLOWS.md "BU/BA HA -> PCN") and by a new FA to the old one (seed
+ * [0066], FLOWS "Hand-off BU"; timing from fa.bu_timeout_ms / bu_retries).
  *
  * A BU is the RFC 4064 experimental message (type 255, subtype 18) with the
  * VPN-INFO CVSE (vpncache/vpn_cvse.h: profile keys sealed with the pairwise
@@ -153,7 +154,12 @@ static int transmit(struct agent *a, struct bu_txn *t, char *err, size_t errlen)
     if (t->n_ids < BU_MAX_IDS)
         t->ids[t->n_ids++] = m.u.bu.identification;
     hmap_insert(&a->ro->txns, &t->node, (uint32_t)m.u.bu.identification);
-    struct pkt_addr to = {.addr = t->dst, .port = MIP_UDP_PORT};
+    /* From the agent's own address, the one its peers' keys are listed
+     * under (pcn.ha_peers, fa.fa_peers), not whatever the route picks. */
+    struct pkt_addr to = {.addr = t->dst,
+                          .port = MIP_UDP_PORT,
+                          .local =
+                              a->cfg->role == ROLE_FA ? a->cfg->fa.address : a->cfg->ha.address};
     int rc = a->tx(a->tx_ctx, &to, buf, w.len);
     OPENSSL_cleanse(buf, w.len);
     t->tries++;
@@ -175,7 +181,7 @@ static void on_timer(struct loop *l, void *arg)
     (void)l;
     struct bu_txn *t = arg;
     struct agent *a = t->agent;
-    if (t->tries >= a->cfg->ha.bu_retries) {
+    if (t->tries >= (a->cfg->role == ROLE_FA ? a->cfg->fa.bu_retries : a->cfg->ha.bu_retries)) {
         a->cnt.bu_timeouts++;
         log_warn("BU for %s to %s: no acceptable BA after %u transmissions", t->info.session_id,
                  inet_ntoa(t->dst), t->tries);
@@ -219,7 +225,7 @@ struct bu_txn *bu_start(struct agent *a, struct in_addr dst, const struct mipd_p
     t->lifetime = lifetime;
     t->cb = cb;
     t->arg = arg;
-    t->wait_ms = a->cfg->ha.bu_timeout_ms;
+    t->wait_ms = a->cfg->role == ROLE_FA ? a->cfg->fa.bu_timeout_ms : a->cfg->ha.bu_timeout_ms;
     loop_timer_init(&t->timer, on_timer, t);
     /* Deep copy of the VPN information, keys included (wiped in txn_free). */
     memcpy(t->info.session_id, info->session_id, sizeof(t->info.session_id));

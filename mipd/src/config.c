@@ -476,7 +476,27 @@ static int load_fa(struct cfgctx *x, config_setting_t *root, struct mipd_config 
         c->fa.n_links = (size_t)i + 1;
     }
     if (get_peers(x, g, "ha_peers", 16, &c->fa.ha_peers, &c->fa.n_ha_peers) ||
-        get_aaa(x, g, true, &c->fa.aaa) || get_default_sas(x, g, c))
+        get_aaa(x, g, true, &c->fa.aaa) || get_default_sas(x, g, c) ||
+        get_bool(x, g, "smooth_handoff", true, &c->fa.smooth_handoff) ||
+        get_peers(x, g, "fa_peers", MIPD_RO_KEY_MIN, &c->fa.fa_peers, &c->fa.n_fa_peers) ||
+        get_uint(x, g, "bu_timeout_ms", 50, 60000, 1000, &c->fa.bu_timeout_ms) ||
+        get_uint(x, g, "bu_retries", 1, 10, 3, &c->fa.bu_retries) ||
+        get_uint(x, g, "replay_window", 1, 3600, 7, &c->fa.replay_window))
+        return -1;
+    /* The old FA's hand-off buffer (hobuf.h defaults). */
+    const config_setting_t *hb = config_setting_get_member(g, "handoff_buffer");
+    if (hb && !config_setting_is_group(hb))
+        return fail(x, hb,
+                    "'handoff_buffer' must be a group { packets; bytes; hold_ms; total_bytes; }");
+    c->fa.hobuf_pkts = 1000;
+    c->fa.hobuf_bytes = 1024 * 1024;
+    c->fa.hobuf_hold_ms = 2000;
+    c->fa.hobuf_total_bytes = 16 * 1024 * 1024;
+    if (hb &&
+        (get_uint(x, hb, "packets", 0, 1000000, 1000, &c->fa.hobuf_pkts) ||
+         get_uint(x, hb, "bytes", 0, 0x7fffffff, 1024 * 1024, &c->fa.hobuf_bytes) ||
+         get_uint(x, hb, "hold_ms", 0, 600000, 2000, &c->fa.hobuf_hold_ms) ||
+         get_uint(x, hb, "total_bytes", 0, 0xffffffff, 16 * 1024 * 1024, &c->fa.hobuf_total_bytes)))
         return -1;
     /* RFC 3012 §3: the MN-AAA authenticator is computed over our challenge. */
     if (c->fa.aaa.enabled && !c->fa.challenge)
@@ -586,6 +606,9 @@ void config_free(struct mipd_config *c)
     if (c->fa.ha_peers)
         OPENSSL_cleanse(c->fa.ha_peers, c->fa.n_ha_peers * sizeof(*c->fa.ha_peers));
     free(c->fa.ha_peers);
+    if (c->fa.fa_peers)
+        OPENSSL_cleanse(c->fa.fa_peers, c->fa.n_fa_peers * sizeof(*c->fa.fa_peers));
+    free(c->fa.fa_peers);
     free(c->fa.links);
     if (c->ha.pcn_peers)
         OPENSSL_cleanse(c->ha.pcn_peers, c->ha.n_pcn_peers * sizeof(*c->ha.pcn_peers));

@@ -107,6 +107,17 @@ struct mipd_config {
         struct mipd_peer *ha_peers;
         size_t n_ha_peers;
         struct mipd_aaa aaa;
+        /* Moves (issue 5, aaad/FLOWS.md "Hand-off BU"): smooth hand-off on/off,
+         * pairwise keys with the other FAs (HMAC-SHA-256 RO-auth + VPN-INFO
+         * sealing of the new FA -> old FA BU), BU retransmission. */
+        bool smooth_handoff;
+        struct mipd_peer *fa_peers;
+        size_t n_fa_peers;
+        uint32_t bu_timeout_ms;
+        uint32_t bu_retries;
+        uint32_t replay_window; /* seconds, for the BUs it receives */
+        /* fa.handoff_buffer { packets; bytes; hold_ms; total_bytes; } (hobuf.h) */
+        uint32_t hobuf_pkts, hobuf_bytes, hobuf_hold_ms, hobuf_total_bytes;
     } fa;
 
     struct {

@@ -21,9 +21,12 @@
 
 #include "agent.h"
 #include "ctl.h"
+#include "hobuf.h"
+#include "l2watch.h"
 #include "log.h"
 #include "mip_proto.h"
 #include "vpn_cache.h"
+#include "vpn_cvse.h"
 #include "vpn_dp.h"
 
 #define CHAL_LEN 16
@@ -59,6 +62,20 @@ struct pending {
     bool revtun;
     struct loop_timer timer;
     struct agent *agent;
+    /* AAA mode: the request as received, for a move the AAA authorised
+     * without a reply (FLOWS "Intra-domain move" 5); then what the AMA gave,
+     * used when the HA's reply comes. */
+    uint8_t *req;
+    size_t req_len;
+    bool relayed;           /* sent straight to the HA, waiting for its reply */
+    struct mipd_sa move_sa; /* the AMA's FA-HA MSA */
+    struct vpn_profile *move_prof;
+    unsigned move_n;
+    bool move_has_life;
+    uint32_t move_life;
+    bool has_prev_fa;
+    struct in_addr prev_fa;
+    char *origin_realm;
 };
 
 struct visitor {
@@ -77,6 +94,13 @@ struct visitor {
     uint32_t table;
     struct loop_timer timer;
     struct agent *agent;
+    /* Old FA after the hand-off BU (seed [0066]): the MN's host route points
+     * into the IP-in-IP tunnel to the new FA until the visit's lifetime ends. */
+    bool handed_off;
+    struct in_addr new_fa;
+    char ho_tun[DP_IFNAMSIZ];
+    bool held;          /* its host route is held by the hand-off buffer (hobuf.h) */
+    uint32_t end_cause; /* STR Termination-Cause when it ends (0: LOGOUT) */
 };
 
 struct ha_table {
@@ -97,6 +121,9 @@ struct fa_state {
     size_t n_tables;
     fa_icmp_tx_fn icmp_tx;
     void *icmp_ctx;
+    uint64_t *fa_peer_last; /* last accepted BU identification per fa.fa_peers entry */
+    struct hobuf *hb;       /* smooth hand-off: buffer and layer-2 trigger (fa_handoff_start) */
+    struct l2watch *l2w;
 };
 
 static const struct mipd_peer *find_ha_peer(const struct agent *a, struct in_addr addr)
@@ -209,7 +236,11 @@ int fa_init(struct agent *a)
         return -1;
     f->n_links = a->cfg->fa.n_links;
     f->links = calloc(f->n_links, sizeof(*f->links));
-    if (!f->links) {
+    f->fa_peer_last =
+        calloc(a->cfg->fa.n_fa_peers ? a->cfg->fa.n_fa_peers : 1, sizeof(*f->fa_peer_last));
+    if (!f->links || !f->fa_peer_last) {
+        free(f->links);
+        free(f->fa_peer_last);
         free(f);
         return -1;
     }
@@ -282,13 +313,14 @@ static const char *nai_realm(const char *nai)
 
 /* STR for a session that ends here (FLOWS "STR/STA"); the Destination-Realm
  * is the NAI's, else realm. */
-static void send_str_realm(struct agent *a, const char *sid, const char *nai, const char *realm)
+static void send_str_realm(struct agent *a, const char *sid, const char *nai, const char *realm,
+                           uint32_t cause)
 {
     if (!a->aaa || !a->aaa->send_str || !sid)
         return;
     if (nai && nai[0] && nai_realm(nai))
         realm = nai_realm(nai);
-    if (a->aaa->send_str(a->aaa_ctx, sid, nai, realm) < 0) {
+    if (a->aaa->send_str(a->aaa_ctx, sid, nai, realm, cause) < 0) {
         a->cnt.aaa_errors++;
         log_warn("cannot send the STR of session %s", sid);
         return;
@@ -297,9 +329,9 @@ static void send_str_realm(struct agent *a, const char *sid, const char *nai, co
     agent_event(a, "tx", "STR", realm, sid, -1);
 }
 
-static void send_str(struct agent *a, const char *sid, const char *nai)
+static void send_str(struct agent *a, const char *sid, const char *nai, uint32_t cause)
 {
-    send_str_realm(a, sid, nai, NULL);
+    send_str_realm(a, sid, nai, NULL, cause);
 }
 
 /* A denial the FA itself makes (RFC 5944 §3.7.2): no MN-HA authenticator, since
@@ -407,8 +439,21 @@ static void visitor_free(struct agent *a, struct visitor *v, bool end_session)
     struct in_addr any = {0};
     if (v->revtun)
         visitor_unprogram_revtun(a, v);
-    if (dp_route_put(a->dp, v->hoa, 32, a->fa->links[v->link].ifname, any, 0) < 0)
+    if (a->fa->l2w)
+        l2watch_untrack(a->fa->l2w, v->hoa);
+    if (v->held) {
+        /* The buffer holds the route and the packets: both go. */
+        if (hobuf_drop(a->fa->hb, v->hoa, NULL) < 0)
+            a->cnt.kernel_errors++;
+        v->held = false;
+    } else if (v->handed_off) {
+        if (dp_route_put(a->dp, v->hoa, 32, v->ho_tun, any, 0) < 0 ||
+            dp_tunnel_put(a->dp, a->cfg->fa.address, v->new_fa) < 0)
+            a->cnt.kernel_errors++;
+        a->cnt.handoff_ended++;
+    } else if (dp_route_put(a->dp, v->hoa, 32, a->fa->links[v->link].ifname, any, 0) < 0) {
         a->cnt.kernel_errors++;
+    }
     loop_timer_cancel(a->loop, &v->timer);
     hmap_remove(&a->fa->visitors, &v->node);
     if (v->nai[0])
@@ -417,7 +462,10 @@ static void visitor_free(struct agent *a, struct visitor *v, bool end_session)
         agent_vpn_remove(a, v->session_id);
         if (a->vpn)
             vpn_cache_remove_id(a->vpn, v->session_id);
-        send_str(a, v->session_id, v->nai);
+        send_str(a, v->session_id, v->nai,
+                 v->handed_off  ? AAA_TC_USER_MOVED
+                 : v->end_cause ? v->end_cause
+                                : AAA_TC_LOGOUT);
     }
     free(v->session_id);
     OPENSSL_cleanse(&v->fa_ha, sizeof(v->fa_ha));
@@ -432,6 +480,7 @@ static void visitor_expired(struct loop *l, void *arg)
     inet_ntop(AF_INET, &v->hoa, h, sizeof(h));
     log_info("visitor %s (%s) expired", v->nai, h);
     v->agent->cnt.expirations++;
+    v->end_cause = AAA_TC_SESSION_TIMEOUT;
     visitor_free(v->agent, v, true);
 }
 
@@ -444,8 +493,19 @@ static int visitor_update(struct agent *a, const struct pending *p, struct in_ad
     struct visitor *v = find_visitor(f, hoa);
     bool created = false;
     char *keep_sid = NULL;
-    if (v && v->link != p->link) {
-        keep_sid = v->session_id; /* moved between our own access links: same visit */
+    if (v && v->held && v->link == p->link) {
+        /* Back on the same link before any BU: the route comes back to it,
+         * the buffered packets follow it (hobuf.h). */
+        struct hobuf_stats st;
+        if (hobuf_flush(f->hb, hoa, f->links[p->link].ifname, any, &st) < 0)
+            a->cnt.kernel_errors++;
+        else
+            v->held = false;
+    }
+    if (v && (v->link != p->link || v->handed_off || v->held)) {
+        /* Moved between our own access links, or back here after a hand-off:
+         * the same visit. */
+        keep_sid = v->session_id;
         v->session_id = NULL;
         visitor_free(a, v, false);
         v = NULL;
@@ -463,7 +523,7 @@ static int visitor_update(struct agent *a, const struct pending *p, struct in_ad
         int rc = dp_route_get(a->dp, hoa, 32, f->links[p->link].ifname, any, 0);
         if (rc < 0) {
             if (v->session_id) {
-                send_str(a, v->session_id, NULL);
+                send_str(a, v->session_id, NULL, AAA_TC_ADMINISTRATIVE);
                 free(v->session_id);
             }
             free(v);
@@ -471,6 +531,8 @@ static int visitor_update(struct agent *a, const struct pending *p, struct in_ad
         }
         hmap_insert(&f->visitors, &v->node, hoa.s_addr);
         created = true;
+        if (f->l2w && l2watch_track(f->l2w, hoa, f->links[p->link].ifindex, NULL) < 0)
+            log_warn("cannot watch the access link for %s", inet_ntoa(hoa));
     }
     if (v->revtun && (!p->revtun || v->ha.s_addr != p->ha.s_addr))
         visitor_unprogram_revtun(a, v);
@@ -503,6 +565,14 @@ static void pending_free(struct agent *a, struct pending *p)
         hmap_remove(&a->fa->pending_nai, &p->by_nai);
     }
     free(p->session_id);
+    free(p->req);
+    free(p->origin_realm);
+    if (p->move_prof) {
+        for (unsigned i = 0; i < p->move_n; i++)
+            vpn_profile_clear(&p->move_prof[i]);
+        free(p->move_prof);
+    }
+    OPENSSL_cleanse(&p->move_sa, sizeof(p->move_sa));
     free(p);
 }
 
@@ -512,11 +582,21 @@ static void pending_timeout(struct loop *l, void *arg)
     struct pending *p = arg;
     struct agent *a = p->agent;
     a->cnt.reg_timeouts++;
-    if (p->aaa)
+    if (p->aaa && !p->relayed)
         a->cnt.aaa_timeouts++;
     fa_deny(a, &p->mn, p->link, p->hoa, p->ha, p->ident, p->nai, p->nai_len,
             MIP_CODE_FA_REG_TIMEOUT,
-            p->aaa ? "no answer from the AAA before the timeout" : "no reply from the home agent");
+            p->aaa && !p->relayed ? "no answer from the AAA before the timeout"
+                                  : "no reply from the home agent");
+    if (p->relayed && p->session_id) {
+        /* FLOWS "Intra-domain move" 6: the move did not complete at the HA. */
+        a->cnt.moves_refused++;
+        char nb[MIPD_NAI_MAX];
+        size_t n = p->nai_len < sizeof(nb) ? p->nai_len : sizeof(nb) - 1;
+        memcpy(nb, p->nai, n);
+        nb[n] = 0;
+        send_str_realm(a, p->session_id, nb, p->origin_realm, AAA_TC_BAD_ANSWER);
+    }
     pending_free(a, p);
 }
 
@@ -619,7 +699,20 @@ static void aaa_relay(struct agent *a, const struct pkt_addr *from, size_t link,
         .hoa = rq->home_addr,
         .ha = rq->home_agent,
         .timeout_ms = a->cfg->fa.aaa.timeout_ms,
+        .has_prev_fa = rq->ext.has_prev_fa,
+        .prev_fa = rq->ext.prev_fa,
+        .service_update = rq->ext.has_service_update ? rq->ext.service_update : 0,
     };
+    p->req = malloc(len);
+    if (!p->req) {
+        fa_deny(a, from, link, rq->home_addr, rq->home_agent, rq->identification,
+                (const uint8_t *)nai, strlen(nai), MIP_CODE_FA_INSUFFICIENT_RESOURCES,
+                "out of memory");
+        free(p);
+        return;
+    }
+    memcpy(p->req, buf, len);
+    p->req_len = len;
     char sid[VPN_SESSION_ID_MAX + 1] = "";
     int rc = a->aaa->send_amr(a->aaa_ctx, &amr, sid, sizeof(sid));
     if (rc < 0) {
@@ -627,6 +720,7 @@ static void aaa_relay(struct agent *a, const struct pkt_addr *from, size_t link,
         fa_deny(a, from, link, rq->home_addr, rq->home_agent, rq->identification,
                 (const uint8_t *)nai, strlen(nai), MIP_CODE_FA_HOME_NET_UNREACHABLE,
                 "cannot send the AMR to the AAA");
+        free(p->req);
         free(p);
         return;
     }
@@ -644,8 +738,13 @@ static void aaa_relay(struct agent *a, const struct pkt_addr *from, size_t link,
 /* AAA-mode checks of a request (FLOWS "Agents in AAA mode"): the NAI, our
  * challenge and the MN-AAA authenticator are required (RFC 3012 §3, §6). */
 static void aaa_rrq(struct agent *a, const struct pkt_addr *from, size_t link, const uint8_t *buf,
-                    size_t len, const struct mip_reg_request *rq)
+                    size_t len, const struct mip_reg_request *rq0)
 {
+    /* FLOWS "The MN's extensions": previous-FA CVSE, service-update NVSE. */
+    struct mip_reg_request r = *rq0;
+    const struct mip_reg_request *rq = &r;
+    size_t voff = 0;
+    enum mip_err verr = mip_get_vendor_exts(buf, len, a->cfg->vendor_id, &r.ext, &voff);
     struct fa_state *f = a->fa;
     const uint8_t *nai = rq->ext.has_nai ? rq->ext.nai.ptr : NULL;
     size_t nai_len = rq->ext.has_nai ? rq->ext.nai.len : 0;
@@ -662,6 +761,10 @@ static void aaa_rrq(struct agent *a, const struct pkt_addr *from, size_t link, c
         DENY(MIP_CODE_FA_POORLY_FORMED_REQUEST, "NAI too long or not text");
     memcpy(nai_s, nai, nai_len);
     nai_s[nai_len] = 0;
+    if (verr) {
+        a->cnt.rrq_malformed++;
+        DENY(MIP_CODE_FA_POORLY_FORMED_REQUEST, mip_err_str(verr));
+    }
     if (!nai_realm(nai_s))
         DENY(MIP_CODE_FA_POORLY_FORMED_REQUEST, "NAI without a realm: no AAA to ask");
     if (rq->lifetime > a->cfg->fa.max_lifetime)
@@ -810,6 +913,12 @@ static void handle_rrq(struct agent *a, const struct pkt_addr *from, const uint8
     agent_event_ip(a, "tx", "RRQ", rq.home_agent, ev, -1);
 }
 
+static void move_reply(struct agent *a, struct pending *p, const uint8_t *buf, size_t len,
+                       const struct mip_reg_reply *rp);
+static void send_handoff_bu(struct agent *a, const struct pending *p, struct in_addr prev_fa,
+                            const struct vpn_profile *prof, unsigned n, struct in_addr hoa,
+                            uint16_t lifetime);
+
 static void handle_rrp(struct agent *a, const struct pkt_addr *from, const uint8_t *buf, size_t len)
 {
     struct fa_state *f = a->fa;
@@ -842,6 +951,11 @@ static void handle_rrp(struct agent *a, const struct pkt_addr *from, const uint8
         agent_event_ip(a, "rx", "RRP", from->addr, ev, rp.code);
     }
     struct pending *p = find_pending(f, rp.identification);
+    if (p && p->relayed && p->ha.s_addr == from->addr.s_addr &&
+        (!p->hoa.s_addr || p->hoa.s_addr == rp.home_addr.s_addr)) {
+        move_reply(a, p, buf, len, &rp);
+        return;
+    }
     if (!p || p->aaa || p->ha.s_addr != from->addr.s_addr ||
         (p->hoa.s_addr && p->hoa.s_addr != rp.home_addr.s_addr)) {
         a->cnt.rrp_unmatched++;
@@ -1005,7 +1119,7 @@ static int aaa_accept(struct agent *a, struct pending *p, const struct mip_reg_r
             if (same)
                 return 0;
         }
-        send_str(a, sid, nai); /* the session of this request ends as well */
+        send_str(a, sid, nai, AAA_TC_LOGOUT); /* the session of this request ends as well */
         agent_vpn_remove(a, sid);
         if (a->vpn)
             vpn_cache_remove_id(a->vpn, sid);
@@ -1027,7 +1141,7 @@ static int aaa_accept(struct agent *a, struct pending *p, const struct mip_reg_r
         agent_vpn_remove(a, v->session_id);
         if (a->vpn)
             vpn_cache_remove_id(a->vpn, v->session_id);
-        send_str(a, v->session_id, v->nai);
+        send_str(a, v->session_id, v->nai, AAA_TC_LOGOUT);
         free(v->session_id);
         v->session_id = NULL;
     }
@@ -1055,6 +1169,150 @@ static int aaa_accept(struct agent *a, struct pending *p, const struct mip_reg_r
     return 0;
 }
 
+/* AMA 2001 without MIP-Reg-Reply (FLOWS "Intra-domain move" 5): the MN's
+ * request goes straight to its HA with an FA-HA authenticator made with the
+ * AMA's FA-HA key (HMAC-MD5, FLOWS "FA-HA algorithm"); what the AMA gave is
+ * kept for the HA's reply.  Returns NULL, or why the move cannot go on. */
+static const char *move_relay(struct agent *a, struct pending *p, const struct aaa_ama *ama,
+                              const char *sid)
+{
+    struct mip_reg_request rq;
+    size_t off;
+    if (!p->req || mip_get_reg_request(p->req, p->req_len, &rq, &off))
+        return "the request cannot be relayed";
+    if (!ama->has_fa_ha || !ama->fa_ha_key_len || ama->fa_ha_key_len > sizeof(p->move_sa.key))
+        return "AMA success without MIP-Reg-Reply or FA-HA key";
+    if (ama->decode_rc)
+        return ama->decode_err ? ama->decode_err : "VPN profiles could not be decoded";
+    if (!rq.ext.mn_ha.present)
+        return "move authorised without an MN-HA authenticator";
+    struct in_addr ha = rq.home_agent.s_addr ? rq.home_agent : ama->ha;
+    if (!ha.s_addr || (ama->ha.s_addr && ama->ha.s_addr != ha.s_addr))
+        return "AMA names another home agent";
+    if (p->hoa.s_addr && ama->hoa.s_addr && ama->hoa.s_addr != p->hoa.s_addr)
+        return "AMA names another home address";
+    p->move_sa.spi = ama->fa_ha_spi;
+    memcpy(p->move_sa.key, ama->fa_ha_key, ama->fa_ha_key_len);
+    p->move_sa.keylen = ama->fa_ha_key_len;
+    p->move_sa.alg = MIP_AUTH_HMAC_MD5;
+    if (ama->n_profiles) {
+        p->move_prof = calloc(ama->n_profiles, sizeof(*p->move_prof));
+        if (!p->move_prof)
+            return "out of memory";
+        memcpy(p->move_prof, ama->profiles, ama->n_profiles * sizeof(*p->move_prof));
+        p->move_n = ama->n_profiles;
+    }
+    p->move_has_life = ama->has_lifetime;
+    p->move_life = ama->lifetime;
+    p->has_prev_fa = ama->has_prev_fa;
+    p->prev_fa = ama->prev_fa;
+    if (ama->origin_realm && !(p->origin_realm = strdup(ama->origin_realm)))
+        return "out of memory";
+    if (!p->session_id || strcmp(p->session_id, sid)) {
+        free(p->session_id);
+        if (!(p->session_id = strdup(sid)))
+            return "out of memory";
+    }
+    /* RFC 5944 §3.7.2.2: everything up to the MN-HA authenticator, then ours. */
+    size_t end = (size_t)(rq.ext.mn_ha.authenticator.ptr - p->req) + rq.ext.mn_ha.authenticator.len;
+    uint8_t out[MIP_MAX_MSG];
+    struct mip_writer w;
+    mip_writer_init(&w, out, sizeof(out));
+    if (end > sizeof(out))
+        return "request too long";
+    memcpy(out, p->req, end);
+    w.len = end;
+    mip_put_auth_hmac_md5(&w, MIP_EXT_FA_HA_AUTH, p->move_sa.spi, p->move_sa.key,
+                          p->move_sa.keylen);
+    if (w.err)
+        return "request too long";
+    struct pkt_addr to = {.addr = ha, .port = MIP_UDP_PORT, .local = a->cfg->fa.address};
+    if (a->tx(a->tx_ctx, &to, out, w.len) < 0) {
+        a->cnt.tx_errors++;
+        return "cannot send to the home agent";
+    }
+    OPENSSL_cleanse(out, sizeof(out));
+    p->ha = ha;
+    p->relayed = true;
+    a->cnt.moves_relayed++;
+    char ev[MIPD_NAI_MAX];
+    agent_event_ip(a, "tx", "RRQ", ha, pnai(p, ev), -1);
+    loop_timer_arm(a->loop, &p->timer, a->cfg->fa.reg_timeout_ms);
+    return NULL;
+}
+
+/* The HA's reply to a move relayed by move_relay (FLOWS "Intra-domain move"
+ * 6): verified with the AMA's FA-HA key; accepted: the visitor with the AMA's
+ * profiles; refused: relayed, and the session ends (STR). */
+static void move_reply(struct agent *a, struct pending *p, const uint8_t *buf, size_t len,
+                       const struct mip_reg_reply *rp)
+{
+    char nbuf[MIPD_NAI_MAX];
+    if (!rp->ext.fa_ha.present || rp->ext.fa_ha.spi != p->move_sa.spi ||
+        !mip_verify_auth_hmac_md5(buf, &rp->ext.fa_ha, p->move_sa.key, p->move_sa.keylen)) {
+        a->cnt.rrq_auth_failed++;
+        a->cnt.moves_refused++;
+        pending_deny(a, p, MIP_CODE_FA_HA_AUTH_FAILED, "bad FA-HA authenticator in the reply");
+        send_str_realm(a, p->session_id, pnai(p, nbuf), p->origin_realm, AAA_TC_BAD_ANSWER);
+        pending_free(a, p);
+        return;
+    }
+    char h[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &rp->home_addr, h, sizeof(h));
+    if (rp->code <= MIP_CODE_ACCEPTED_NO_SIMUL && rp->lifetime) {
+        struct aaa_ama ama = {
+            .answered = true,
+            .result_code = AAA_RC_SUCCESS,
+            .session_id = p->session_id,
+            .origin_realm = p->origin_realm,
+            .has_lifetime = p->move_has_life,
+            .lifetime = p->move_life,
+            .hoa = rp->home_addr,
+            .ha = p->ha,
+            .has_fa_ha = true,
+            .fa_ha_spi = p->move_sa.spi,
+            .fa_ha_key = p->move_sa.key,
+            .fa_ha_key_len = p->move_sa.keylen,
+            .profiles = p->move_prof,
+            .n_profiles = p->move_n,
+            .has_prev_fa = p->has_prev_fa,
+            .prev_fa = p->prev_fa,
+        };
+        uint8_t dcode;
+        const char *dwhy;
+        bool keep;
+        if (aaa_accept(a, p, rp, &ama, p->session_id, &dcode, &dwhy, &keep) < 0) {
+            a->cnt.moves_refused++;
+            pending_deny(a, p, dcode, dwhy);
+            if (!keep)
+                send_str_realm(a, p->session_id, pnai(p, nbuf), p->origin_realm, AAA_TC_BAD_ANSWER);
+            pending_free(a, p);
+            return;
+        }
+        a->cnt.rrq_accepted++;
+        char pf[INET_ADDRSTRLEN] = "-";
+        if (p->has_prev_fa)
+            inet_ntop(AF_INET, &p->prev_fa, pf, sizeof(pf));
+        log_info("%s (%s) moved here from FA %s (session %s), lifetime %u", pnai(p, nbuf), h, pf,
+                 p->session_id, rp->lifetime);
+        if (p->has_prev_fa)
+            send_handoff_bu(a, p, p->prev_fa, p->move_prof, p->move_n, rp->home_addr, rp->lifetime);
+    } else {
+        /* Refused (or a lifetime 0 the AAAF never authorises): relayed, the
+         * session of this move ends (FLOWS: STR, the AAAF undoes the move). */
+        a->cnt.rrq_denied++;
+        a->cnt.moves_refused++;
+        if (rp->code > MIP_CODE_ACCEPTED_NO_SIMUL)
+            a->cnt.denied_by_code[rp->code]++;
+        log_info("%s (%s) move refused by its HA: %u %s", pnai(p, nbuf), h, rp->code,
+                 mip_code_str(rp->code));
+        send_str_realm(a, p->session_id, pnai(p, nbuf), p->origin_realm, AAA_TC_BAD_ANSWER);
+    }
+    size_t end = rp->ext.fa_ha.present ? rp->ext.fa_ha.offset : len;
+    tx_to_mn(a, &p->mn, p->link, buf, end);
+    pending_free(a, p);
+}
+
 void fa_aaa_answer(struct agent *a, uint64_t amr_id, const struct aaa_ama *ama)
 {
     struct fa_state *f = a->fa;
@@ -1074,7 +1332,7 @@ void fa_aaa_answer(struct agent *a, uint64_t amr_id, const struct aaa_ama *ama)
         /* Too late (the MN already got 78): do not leave the session open. */
         a->cnt.rrp_unmatched++;
         if (ama->answered && ama->result_code == AAA_RC_SUCCESS && sid)
-            send_str_realm(a, sid, NULL, ama->origin_realm);
+            send_str_realm(a, sid, NULL, ama->origin_realm, AAA_TC_BAD_ANSWER);
         return;
     }
     if (!ama->answered) {
@@ -1087,6 +1345,17 @@ void fa_aaa_answer(struct agent *a, uint64_t amr_id, const struct aaa_ama *ama)
     }
     bool success = ama->result_code == AAA_RC_SUCCESS;
     char nbuf[MIPD_NAI_MAX];
+    if (success && !ama->reg_reply && sid) {
+        /* FLOWS "Intra-domain move" 4-5: authorised by the AAAF, the HA decides. */
+        const char *why = move_relay(a, p, ama, sid);
+        if (!why)
+            return;
+        a->cnt.moves_refused++;
+        pending_deny(a, p, MIP_CODE_FA_POORLY_FORMED_REPLY, why);
+        send_str_realm(a, sid, pnai(p, nbuf), ama->origin_realm, AAA_TC_BAD_ANSWER);
+        pending_free(a, p);
+        return;
+    }
     if (!ama->reg_reply) {
         const char *fmt;
         uint8_t code = success ? MIP_CODE_FA_POORLY_FORMED_REPLY : ama_code(ama->result_code, &fmt);
@@ -1099,7 +1368,7 @@ void fa_aaa_answer(struct agent *a, uint64_t amr_id, const struct aaa_ama *ama)
             a->cnt.aaa_errors++;
         pending_deny(a, p, code, why);
         if (success && sid)
-            send_str_realm(a, sid, pnai(p, nbuf), ama->origin_realm);
+            send_str_realm(a, sid, pnai(p, nbuf), ama->origin_realm, AAA_TC_BAD_ANSWER);
         pending_free(a, p);
         return;
     }
@@ -1120,7 +1389,7 @@ void fa_aaa_answer(struct agent *a, uint64_t amr_id, const struct aaa_ama *ama)
         a->cnt.rrp_malformed++;
         pending_deny(a, p, MIP_CODE_FA_POORLY_FORMED_REPLY, bad);
         if (success && sid)
-            send_str_realm(a, sid, pnai(p, nbuf), ama->origin_realm);
+            send_str_realm(a, sid, pnai(p, nbuf), ama->origin_realm, AAA_TC_BAD_ANSWER);
         pending_free(a, p);
         return;
     }
@@ -1134,11 +1403,15 @@ void fa_aaa_answer(struct agent *a, uint64_t amr_id, const struct aaa_ama *ama)
         if (rc < 0) {
             pending_deny(a, p, dcode, dwhy);
             if (sid && !keep)
-                send_str_realm(a, sid, pnai(p, nbuf), ama->origin_realm);
+                send_str_realm(a, sid, pnai(p, nbuf), ama->origin_realm, AAA_TC_BAD_ANSWER);
             pending_free(a, p);
             return;
         }
         a->cnt.rrq_accepted++;
+        /* Inter-domain move (FLOWS "Inter-domain move"): the AMA names the old FA. */
+        if (ama->has_prev_fa && rp.lifetime)
+            send_handoff_bu(a, p, ama->prev_fa, ama->profiles, ama->n_profiles, rp.home_addr,
+                            rp.lifetime);
         log_info("%.*s (%s) %s via the AAA (session %s), lifetime %u", (int)p->nai_len,
                  (const char *)p->nai, h, rp.lifetime ? "accepted" : "deregistered",
                  sid ? sid : "?", rp.lifetime);
@@ -1154,12 +1427,295 @@ void fa_aaa_answer(struct agent *a, uint64_t amr_id, const struct aaa_ama *ama)
     pending_free(a, p);
 }
 
+/* ---- smooth hand-off (seed [0066], FLOWS "Hand-off BU") ---- */
+
+static const struct mipd_peer *find_fa_peer(const struct agent *a, struct in_addr addr, size_t *idx)
+{
+    for (size_t i = 0; i < a->cfg->fa.n_fa_peers; i++)
+        if (a->cfg->fa.fa_peers[i].addr.s_addr == addr.s_addr) {
+            if (idx)
+                *idx = i;
+            return &a->cfg->fa.fa_peers[i];
+        }
+    return NULL;
+}
+
+static void handoff_bu_done(struct agent *a, void *arg, struct bu_txn *t, int status)
+{
+    (void)arg;
+    (void)t;
+    if (status != 0) {
+        a->cnt.handoff_bu_failed++;
+        log_warn("hand-off BU not acknowledged (status %d): the old FA's state just expires",
+                 status);
+    }
+}
+
+/* New FA, a move accepted by the HA: the BU to the old FA with the VPN
+ * information rewritten src GW = old FA, dst GW = new FA (seed [0066]). */
+static void send_handoff_bu(struct agent *a, const struct pending *p, struct in_addr prev_fa,
+                            const struct vpn_profile *prof, unsigned n, struct in_addr hoa,
+                            uint16_t lifetime)
+{
+    if (!a->cfg->fa.smooth_handoff || !prev_fa.s_addr ||
+        prev_fa.s_addr == a->cfg->fa.address.s_addr)
+        return;
+    const struct mipd_peer *peer = find_fa_peer(a, prev_fa, NULL);
+    if (!peer) {
+        a->cnt.handoff_no_peer++;
+        log_warn("no pairwise key for FA %s (fa.fa_peers): no smooth hand-off", inet_ntoa(prev_fa));
+        return;
+    }
+    struct vpn_info *vi = calloc(1, sizeof(*vi));
+    if (!vi)
+        return;
+    char nb[MIPD_NAI_MAX];
+    snprintf(vi->session_id, sizeof(vi->session_id), "%s", p->session_id ? p->session_id : "-");
+    snprintf(vi->nai, sizeof(vi->nai), "%s", pnai(p, nb));
+    vi->hoa = hoa;
+    vi->lifetime = lifetime;
+    for (unsigned i = 0; i < n && vi->n < VPN_CVSE_MAX_PROFILES; i++) {
+        struct vpn_profile *q = &vi->profiles[vi->n++];
+        *q = prof[i];
+        q->nai = NULL;
+        q->src_gw = prev_fa;
+        q->dst_gw = a->cfg->fa.address;
+        q->gw_type = VPN_GW_STATIC;
+    }
+    char e[VPN_ERR_MAX];
+    if (bu_start(a, prev_fa, peer, hoa, a->cfg->fa.address, lifetime, vi, handoff_bu_done, NULL, e,
+                 sizeof(e)))
+        a->cnt.handoff_bu_tx++;
+    else
+        log_warn("cannot send the hand-off BU to %s: %s", inet_ntoa(prev_fa), e);
+    vpn_info_clear(vi);
+    free(vi);
+}
+
+static void handoff_ba(struct agent *a, const struct pkt_addr *from, const struct mipd_peer *peer,
+                       const struct mip_experimental *bu, uint8_t status, uint64_t ident,
+                       const char *why)
+{
+    if (status != MIP_BA_ACCEPTED) {
+        char h[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, &bu->u.bu.home_addr, h, sizeof(h));
+        log_info("hand-off BU from %s for %s refused: %u %s (%s)", inet_ntoa(from->addr), h, status,
+                 mip_ba_status_str(status), why);
+    }
+    agent_event_ip(a, "rx", "BU", from->addr, "-", -1);
+    uint8_t buf[256];
+    struct mip_writer w;
+    mip_writer_init(&w, buf, sizeof(buf));
+    struct mip_experimental m;
+    memset(&m, 0, sizeof(m));
+    m.subtype = MIP_EXP_BINDING_ACK;
+    m.u.ba.status = status;
+    m.u.ba.lifetime = status == MIP_BA_ACCEPTED ? bu->u.bu.lifetime : 0;
+    m.u.ba.home_addr = bu->u.bu.home_addr;
+    m.u.ba.identification = ident;
+    mip_put_experimental(&w, &m);
+    if (peer)
+        mip_put_ro_auth(&w, a->cfg->vendor_id, peer->sa.spi, peer->sa.key, peer->sa.keylen);
+    struct pkt_addr to = *from;
+    to.ifindex = 0;
+    if (w.err || a->tx(a->tx_ctx, &to, buf, w.len) < 0) {
+        a->cnt.tx_errors++;
+        return;
+    }
+    a->cnt.ba_tx++;
+    agent_event_ip(a, "tx", "BA", from->addr, "-", status);
+}
+
+/* Old FA: the new FA's BU.  Checked as a PCN checks one (pcn.c), each
+ * refusal answered with the BA status and counted, nothing changed; then the
+ * MN's tunnels to its HA / PCNs go (its VPN objects and reverse tunnel), its
+ * host route moves into an IP-in-IP tunnel to the new FA (FLOWS: no ESP
+ * here), and the visitor stays until its lifetime ends (visitor_free). */
+static void handle_handoff_bu(struct agent *a, const struct pkt_addr *from, const uint8_t *buf,
+                              size_t len, const struct mip_experimental *m)
+{
+    struct fa_state *f = a->fa;
+    const struct mipd_config *c = a->cfg;
+    size_t pi = 0;
+    const struct mipd_peer *peer = find_fa_peer(a, from->addr, &pi);
+    uint64_t ident = m->u.bu.identification;
+    a->cnt.bu_rx++;
+    if (!peer) {
+        a->cnt.bu_unknown_peer++;
+        handoff_ba(a, from, NULL, m, MIP_BA_UNKNOWN_PEER, ident, "no pairwise key for this FA");
+        return;
+    }
+    uint32_t spi = 0;
+    if (!mip_verify_ro_auth(buf, len, &m->ext, c->vendor_id, peer->sa.key, peer->sa.keylen, &spi) ||
+        spi != peer->sa.spi) {
+        a->cnt.bu_auth_failed++;
+        handoff_ba(a, from, peer, m, MIP_BA_AUTH_FAILED, ident,
+                   "RO authenticator missing or wrong");
+        return;
+    }
+    if (mip_ident_check(ident, f->fa_peer_last[pi], a->ntp_now(), c->fa.replay_window) !=
+        MIP_IDENT_OK) {
+        a->cnt.bu_replayed++;
+        handoff_ba(a, from, peer, m, MIP_BA_ID_MISMATCH, mip_ident_resync(ident, a->ntp_now()),
+                   "identification stale or not above the last accepted (replay)");
+        return;
+    }
+    f->fa_peer_last[pi] = ident;
+    unsigned count = 0;
+    const struct mip_vse *vse = vpn_cvse_find(&m->ext, c->vendor_id, &count);
+    struct vpn_info info;
+    char err[VPN_ERR_MAX];
+    if (!vse || count != 1 ||
+        !vpn_cvse_get(vse, c->vendor_id, peer->sa.key, peer->sa.keylen, &info, err, sizeof(err))) {
+        a->cnt.bu_bad_vpninfo++;
+        handoff_ba(a, from, peer, m, MIP_BA_POORLY_FORMED, ident,
+                   !vse         ? "no VPN-INFO CVSE"
+                   : count != 1 ? "more than one VPN-INFO CVSE"
+                                : err);
+        return;
+    }
+    const char *why = NULL;
+    struct visitor *v = find_visitor(f, m->u.bu.home_addr);
+    for (unsigned i = 0; i < info.n && !why; i++)
+        if (info.profiles[i].src_gw.s_addr != c->fa.address.s_addr ||
+            info.profiles[i].dst_gw.s_addr != from->addr.s_addr)
+            why = "VPN information not rewritten old FA (us) -> new FA (the sender)";
+    if (!why && !c->fa.smooth_handoff)
+        why = "smooth hand-off is off (fa.smooth_handoff)";
+    else if (!why && m->u.bu.care_of_addr.s_addr != from->addr.s_addr)
+        why = "care-of address is not the sender's";
+    else if (!why && (!v || v->handed_off))
+        why = v ? "already handed off" : "no visitor with that home address";
+    else if (!why && info.nai[0] && v->nai[0] && strcmp(info.nai, v->nai))
+        why = "the visitor has another NAI";
+    if (why) {
+        a->cnt.bu_prohibited++;
+        handoff_ba(a, from, peer, m, MIP_BA_PROHIBITED, ident, why);
+        vpn_info_clear(&info);
+        return;
+    }
+    vpn_info_clear(&info);
+    struct in_addr any = {0};
+    char tun[DP_IFNAMSIZ];
+    struct hobuf_stats st;
+    memset(&st, 0, sizeof(st));
+    int rc = dp_tunnel_get(a->dp, c->fa.address, from->addr, tun);
+    if (rc >= 0) {
+        /* Buffered since the MN left: hobuf switches the route to the
+         * tunnel (ours from then on) and re-injects, in order. */
+        rc = v->held ? hobuf_flush(f->hb, v->hoa, tun, any, &st)
+                     : dp_route_get(a->dp, v->hoa, 32, tun, any, 0);
+        if (rc < 0)
+            dp_tunnel_put(a->dp, c->fa.address, from->addr);
+    }
+    if (rc < 0) {
+        a->cnt.kernel_errors++;
+        handoff_ba(a, from, peer, m, MIP_BA_INSUFFICIENT_RESOURCES, ident,
+                   "kernel refused the hand-off tunnel");
+        return;
+    }
+    if (v->held) {
+        v->held = false;
+        a->cnt.handoff_flushed += (uint64_t)rc;
+    } else if (dp_route_put(a->dp, v->hoa, 32, f->links[v->link].ifname, any, 0) < 0) {
+        /* The most specific route is the tunnel now; the access route goes. */
+        a->cnt.kernel_errors++;
+    }
+    if (v->revtun)
+        visitor_unprogram_revtun(a, v);
+    v->revtun = false;
+    if (v->session_id)
+        agent_vpn_remove(a, v->session_id);
+    v->handed_off = true;
+    v->new_fa = from->addr;
+    memcpy(v->ho_tun, tun, sizeof(v->ho_tun));
+    a->cnt.handoffs++;
+    a->cnt.bu_accepted++;
+    char h[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &v->hoa, h, sizeof(h));
+    log_info("%s (%s) handed off to FA %s until its lifetime ends", v->nai, h,
+             inet_ntoa(from->addr));
+    handoff_ba(a, from, peer, m, MIP_BA_ACCEPTED, ident, NULL);
+}
+
+/* l2watch: a visitor's MN left its access link: hold its packets until the
+ * hand-off BU (or its return) says where they go. */
+static void fa_l2_gone(void *ctx, int ifindex, struct in_addr hoa)
+{
+    struct agent *a = ctx;
+    struct fa_state *f = a->fa;
+    struct visitor *v = find_visitor(f, hoa);
+    if (!v || f->links[v->link].ifindex != ifindex || v->handed_off || v->held)
+        return;
+    char h[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &hoa, h, sizeof(h));
+    if (!f->hb) {
+        log_info("%s (%s) left %s: no hand-off buffer", v->nai, h, f->links[v->link].ifname);
+        return;
+    }
+    int rc = hobuf_start(f->hb, hoa, f->links[v->link].ifname);
+    if (rc == 0) {
+        v->held = true;
+        a->cnt.handoff_buffered++;
+        log_info("%s (%s) left %s: buffering its packets", v->nai, h, f->links[v->link].ifname);
+    } else if (rc != -EEXIST) {
+        a->cnt.kernel_errors++;
+        log_warn("%s (%s) left %s: cannot buffer: %s", v->nai, h, f->links[v->link].ifname,
+                 strerror(-rc));
+    }
+}
+
+int fa_handoff_start(struct agent *a)
+{
+    struct fa_state *f = a->fa;
+    if (!f || !a->cfg->fa.smooth_handoff)
+        return 0;
+    struct hobuf_limits lim = {.max_pkts = a->cfg->fa.hobuf_pkts,
+                               .max_bytes = a->cfg->fa.hobuf_bytes,
+                               .hold_ms = a->cfg->fa.hobuf_hold_ms,
+                               .total_bytes = a->cfg->fa.hobuf_total_bytes};
+    f->hb = hobuf_new(a->loop, a->dp, NULL, &lim);
+    if (!f->hb)
+        log_warn("no hand-off buffer (%s): smooth hand-off without buffering", strerror(errno));
+    f->l2w = l2watch_new(a->loop, fa_l2_gone, a);
+    if (!f->l2w)
+        log_warn("no layer-2 trigger (%s): nothing is buffered", strerror(errno));
+    return 0;
+}
+
+void fa_handoff_ctl_items(const struct agent *a, FILE *out)
+{
+    if (a->fa && a->fa->hb)
+        hobuf_ctl_items(a->fa->hb, out);
+    else
+        fputs(",\"items\":[]", out);
+}
+
+static void handle_experimental(struct agent *a, const struct pkt_addr *from, const uint8_t *buf,
+                                size_t len)
+{
+    struct mip_experimental m;
+    size_t off;
+    if (mip_get_experimental(buf, len, &m, &off) != MIP_OK) {
+        a->cnt.bu_malformed++;
+        return;
+    }
+    if (m.subtype == MIP_EXP_BINDING_ACK)
+        bu_ba_rx(a, from, buf, len);
+    else if (m.subtype == MIP_EXP_BINDING_UPDATE)
+        handle_handoff_bu(a, from, buf, len, &m);
+    else
+        a->cnt.unknown_rx++;
+}
+
 void fa_rx(struct agent *a, const struct pkt_addr *from, const uint8_t *buf, size_t len)
 {
     if (len >= 1 && buf[0] == MIP_MSG_REG_REQUEST)
         handle_rrq(a, from, buf, len);
     else if (len >= 1 && buf[0] == MIP_MSG_REG_REPLY)
         handle_rrp(a, from, buf, len);
+    else if (len >= 1 && buf[0] == MIP_MSG_EXPERIMENTAL)
+        handle_experimental(a, from, buf, len);
     else
         a->cnt.unknown_rx++;
 }
@@ -1171,10 +1727,20 @@ void fa_fini(struct agent *a)
         return;
     size_t bkt = 0;
     struct hnode *n;
-    while ((bkt = 0, n = hmap_iter(&f->visitors, &bkt, NULL)))
-        visitor_free(a, hmap_entry(n, struct visitor, node), true);
+    while ((bkt = 0, n = hmap_iter(&f->visitors, &bkt, NULL))) {
+        struct visitor *v = hmap_entry(n, struct visitor, node);
+        v->end_cause = AAA_TC_ADMINISTRATIVE; /* shutdown */
+        visitor_free(a, v, true);
+    }
     while ((bkt = 0, n = hmap_iter(&f->pending, &bkt, NULL)))
         pending_free(a, hmap_entry(n, struct pending, node));
+    if (f->hb)
+        hobuf_free(f->hb);
+    if (f->l2w)
+        l2watch_free(f->l2w);
+    f->hb = NULL;
+    f->l2w = NULL;
+    bu_fini(a);
     agent_vpn_fini(a);
     if (a->vpn) {
         vpn_cache_free(a->vpn);
@@ -1190,6 +1756,7 @@ void fa_fini(struct agent *a)
     hmap_free(&f->pending_aaa);
     hmap_free(&f->pending_nai);
     free(f->tables);
+    free(f->fa_peer_last);
     free(f->links);
     free(f);
     a->fa = NULL;
@@ -1217,10 +1784,15 @@ void fa_dump_visitors(struct agent *a, FILE *out)
         ctl_json_str(out, v->nai);
         fprintf(out,
                 ",\"home_address\":\"%s\",\"home_agent\":\"%s\",\"link\":\"%s\",\"lifetime\":%u,"
-                "\"lifetime_left\":%llu,\"reverse_tunnel\":%s}",
+                "\"lifetime_left\":%llu,\"reverse_tunnel\":%s,\"state\":\"%s\",\"handed_off_to\":"
+                "\"%s\"}",
                 hoa, ha, f->links[v->link].ifname, v->lifetime,
                 (unsigned long long)(v->expires_ms > now ? (v->expires_ms - now + 999) / 1000 : 0),
-                v->revtun ? "true" : "false");
+                v->revtun ? "true" : "false",
+                v->handed_off ? "handed-off"
+                : v->held     ? "buffering"
+                              : "here",
+                v->handed_off ? inet_ntoa(v->new_fa) : "");
         first = false;
     }
     fputc(']', out);

@@ -109,6 +109,8 @@ struct reg_txn {
     /* undo */
     bool created; /* the binding is new */
     struct in_addr old_coa;
+    bool had_binding; /* HAA MIP4VPN-Previous-FA-Address = its care-of address */
+    struct in_addr prev_coa;
     bool cache_set;   /* the cache got this registration's profiles */
     bool had_session; /* the cache held the session before */
     struct vpn_profile *old_profiles;
@@ -322,6 +324,7 @@ static int binding_program(struct agent *a, struct binding *b, struct in_addr co
 
 static void reg_txn_abort(struct agent *a, struct reg_txn *t, const char *why);
 static void send_lifetime0_bus(struct agent *a, struct mn_state *m);
+static void forget_lost_pcns(struct agent *a, const struct reg_txn *t);
 
 /* Ends a binding: kernel state, VPN information (with a lifetime-0 BU to
  * each PCN that held it), and the session. */
@@ -558,6 +561,96 @@ static uint8_t check_request(struct agent *a, struct mn_state *m, const struct m
 
 /* ---- registration over UDP ------------------------------------------------ */
 
+/* BU destination of a dynamic profile (FLOWS "BU/BA"): the correspondent
+ * when the profile names a host, else the PCN (the profile's tunnel GW).
+ * A PCN replaces a session's profiles with each BU (delete-then-set), so all
+ * the profiles for one PCN travel in one BU: it goes to the first
+ * correspondent host among them, else to the PCN itself. */
+static struct in_addr bu_destination(const struct vpn_profile *p)
+{
+    return p->dst.len == 32 ? p->dst.addr : p->src_gw;
+}
+
+static void move_bu_done(struct agent *a, void *arg, struct bu_txn *t, int status)
+{
+    (void)t;
+    (void)arg;
+    if (status != 0) {
+        a->cnt.move_bu_refused++;
+        log_warn("a PCN did not take the moved VPN information (status %d)", status);
+    }
+}
+
+/* A direct request moved the binding of an AAA session from old_coa to coa
+ * (FLOWS "Intra-domain move" 5, seeds [0056], [0064]): the FA in the cached
+ * profiles is rewritten, the session's kernel objects replaced
+ * (delete-then-set), and each PCN of the session gets a BU with its
+ * rewritten profiles (one BU per PCN, as send_bus).  The reply does not wait
+ * for their BAs (FLOWS: decided here).  Returns 0, or -1 with *why and the
+ * cache and kernel objects as they were. */
+static int move_vpn(struct agent *a, struct mn_state *m, struct in_addr old_coa, struct in_addr coa,
+                    uint16_t life, const char **why)
+{
+    struct vpn_session *vs = a->vpn && m->session_id ? vpn_cache_find(a->vpn, m->session_id) : NULL;
+    if (!vs)
+        return 0;
+    if (!vpn_cache_move_fa(vs, old_coa, coa))
+        return 0;
+    static char vwhy[VPN_ERR_MAX + 96];
+    if (agent_vpn_set(a, m->session_id, m->mn->home_addr, vs->profiles, vs->n_profiles, vwhy,
+                      sizeof(vwhy)) < 0) {
+        vpn_cache_move_fa(vs, coa, old_coa);
+        agent_vpn_remove(a, m->session_id); /* back to what the cache holds */
+        *why = vwhy;
+        return -1;
+    }
+    struct in_addr done[HA_MAX_BU_GROUPS];
+    unsigned nd = 0;
+    for (unsigned i = 0; i < vs->n_profiles; i++) {
+        const struct vpn_profile *p = &vs->profiles[i];
+        if (p->gw_type != VPN_GW_DYNAMIC)
+            continue;
+        bool seen = false;
+        for (unsigned k = 0; k < nd; k++)
+            seen |= done[k].s_addr == p->src_gw.s_addr;
+        if (seen || nd == HA_MAX_BU_GROUPS)
+            continue;
+        done[nd++] = p->src_gw;
+        const struct mipd_peer *pp = find_pcn_peer(a, p->src_gw);
+        if (!pp) {
+            log_warn("no pairwise key for PCN %s (ha.pcn_peers): it keeps the old FA",
+                     inet_ntoa(p->src_gw));
+            continue;
+        }
+        struct vpn_info *vi = calloc(1, sizeof(*vi));
+        if (!vi)
+            continue;
+        snprintf(vi->session_id, sizeof(vi->session_id), "%s", m->session_id);
+        snprintf(vi->nai, sizeof(vi->nai), "%s", m->mn->nai);
+        vi->hoa = m->mn->home_addr;
+        vi->lifetime = life;
+        struct in_addr dst = pp->addr;
+        for (unsigned j = i; j < vs->n_profiles && vi->n < VPN_CVSE_MAX_PROFILES; j++) {
+            const struct vpn_profile *q = &vs->profiles[j];
+            if (q->gw_type != VPN_GW_DYNAMIC || q->src_gw.s_addr != p->src_gw.s_addr)
+                continue;
+            if (dst.s_addr == pp->addr.s_addr)
+                dst = bu_destination(q);
+            vi->profiles[vi->n] = *q;
+            vi->profiles[vi->n].nai = NULL;
+            vi->profiles[vi->n].leg = VPN_LEG_FA_PCN;
+            vi->n++;
+        }
+        char e[VPN_ERR_MAX];
+        if (!bu_start(a, dst, pp, m->mn->home_addr, coa, life, vi, move_bu_done, NULL, e,
+                      sizeof(e)))
+            log_warn("cannot send the move BU to %s: %s", inet_ntoa(dst), e);
+        vpn_info_clear(vi);
+        free(vi);
+    }
+    return 0;
+}
+
 static void handle_rrq(struct agent *a, const struct pkt_addr *from, const uint8_t *buf, size_t len)
 {
     struct ha_state *h = a->ha;
@@ -565,6 +658,10 @@ static void handle_rrq(struct agent *a, const struct pkt_addr *from, const uint8
     size_t off = 0;
     a->cnt.rrq_rx++;
     enum mip_err err = mip_get_reg_request(buf, len, &rq, &off);
+    /* FLOWS "The MN's extensions": a bad previous-FA / service-update
+     * extension makes the request poorly formed (134). */
+    if (!err)
+        err = mip_get_vendor_exts(buf, len, a->cfg->vendor_id, &rq.ext, &off);
     if (err) {
         agent_event_ip(a, "rx", "RRQ", from->addr, "-", -1);
         deny_malformed(a, from, buf, len, err);
@@ -609,7 +706,12 @@ static void handle_rrq(struct agent *a, const struct pkt_addr *from, const uint8
     }
     /* FA-HA: a configured peer, or the key the AAA gave for this FA. */
     const struct mipd_sa *fa_sa = peer_sa(fa_peer);
-    if (!fa_sa && m->has_fa_ha && m->fa_ha_peer.s_addr == from->addr.s_addr)
+    /* FLOWS "Intra-domain move" 5: the session's FA-HA key is accepted from
+     * whichever FA presents it; a move (another care-of address) of a
+     * session that has one must present it. */
+    if (!fa_sa && m->has_fa_ha &&
+        (m->fa_ha_peer.s_addr == from->addr.s_addr || rq.ext.fa_ha.present ||
+         (m->b && rq.lifetime && rq.care_of_addr.s_addr != m->b->coa.s_addr)))
         fa_sa = &m->fa_ha;
     if (fa_sa && (!rq.ext.fa_ha.present || rq.ext.fa_ha.spi != fa_sa->spi ||
                   !mip_verify_auth(buf, &rq.ext.fa_ha, fa_sa->alg, fa_sa->key, fa_sa->keylen))) {
@@ -677,6 +779,7 @@ static void handle_rrq(struct agent *a, const struct pkt_addr *from, const uint8
         }
         created = true;
     }
+    struct in_addr old_coa = b->coa;
     int rc = binding_program(a, b, rq.care_of_addr);
     if (rc < 0) {
         a->cnt.kernel_errors++;
@@ -685,6 +788,18 @@ static void handle_rrq(struct agent *a, const struct pkt_addr *from, const uint8
         deny(a, from, &rq, MIP_CODE_HA_INSUFFICIENT_RESOURCES, mn, fa_peer,
              "kernel refused the tunnel or route");
         return;
+    }
+    if (!created && old_coa.s_addr != rq.care_of_addr.s_addr) {
+        const char *mwhy = NULL;
+        if (move_vpn(a, m, old_coa, rq.care_of_addr, lifetime, &mwhy) < 0) {
+            if (binding_program(a, b, old_coa) < 0)
+                a->cnt.kernel_errors++;
+            deny(a, from, &rq, MIP_CODE_HA_INSUFFICIENT_RESOURCES, mn, fa_peer, mwhy);
+            return;
+        }
+        if (fa_sa == &m->fa_ha)
+            m->fa_ha_peer = from->addr; /* the session's FA is now this one */
+        a->cnt.moves++;
     }
     if (created) {
         m->b = b;
@@ -712,9 +827,12 @@ static void handle_rrq(struct agent *a, const struct pkt_addr *from, const uint8
 
 static void answer_har(struct agent *a, uint64_t har_id, const char *sid, const char *origin,
                        uint32_t rc, const char *msg, const uint8_t *reply, size_t rlen,
-                       struct in_addr hoa, bool has_fa_ha, uint32_t fa_ha_spi)
+                       struct in_addr hoa, bool has_fa_ha, uint32_t fa_ha_spi,
+                       const struct in_addr *prev_fa)
 {
     struct aaa_haa haa = {
+        .has_prev_fa = prev_fa != NULL,
+        .prev_fa = prev_fa ? *prev_fa : (struct in_addr){0},
         .result_code = rc,
         .error_message = msg,
         .reg_reply = reply,
@@ -739,7 +857,8 @@ static void har_reject(struct agent *a, const struct aaa_har *har, uint32_t rc, 
     log_info("HAR %s (%s) rejected: Diameter %u (%s)", har->session_id ? har->session_id : "?",
              har->nai ? har->nai : "?", rc, why);
     a->cnt.aaa_errors++;
-    answer_har(a, har->id, har->session_id, har->origin_host, rc, why, NULL, 0, har->hoa, false, 0);
+    answer_har(a, har->id, har->session_id, har->origin_host, rc, why, NULL, 0, har->hoa, false, 0,
+               NULL);
 }
 
 /* The new MN-HA SA and key reply of a HAR (RFC 3957, RFC 4004 MSAs). */
@@ -775,7 +894,7 @@ static void har_deny(struct agent *a, const struct aaa_har *har, const struct mi
                            rq->ext.has_nai ? rq->ext.nai.ptr : NULL,
                            rq->ext.has_nai ? rq->ext.nai.len : 0, kg, sa, NULL);
     answer_har(a, har->id, har->session_id, har->origin_host, AAA_RC_MIP_REPLY_FAILURE, why,
-               n ? buf : NULL, n, har->hoa, false, 0);
+               n ? buf : NULL, n, har->hoa, false, 0, NULL);
 }
 
 /* The registration is complete: commit the SA, arm the lifetime, answer. */
@@ -783,7 +902,7 @@ static void reg_commit(struct agent *a, struct mn_state *m, uint64_t har_id, con
                        const char *origin, uint8_t flags, uint64_t ident, uint16_t lifetime,
                        struct in_addr src, uint16_t src_port, const struct mipd_sa *sa,
                        const struct keygen *kg, bool has_fa_ha, const struct mipd_sa *fa_ha,
-                       struct in_addr coa)
+                       struct in_addr coa, const struct in_addr *prev_fa)
 {
     struct binding *b = m->b;
     m->dyn.sa = *sa;
@@ -815,11 +934,11 @@ static void reg_commit(struct agent *a, struct mn_state *m, uint64_t har_id, con
                            (const uint8_t *)m->mn->nai, strlen(m->mn->nai), kg, sa, NULL);
     if (!n) {
         answer_har(a, har_id, sid, origin, AAA_RC_UNABLE_TO_COMPLY, "cannot encode the reply", NULL,
-                   0, m->mn->home_addr, false, 0);
+                   0, m->mn->home_addr, false, 0, NULL);
         return;
     }
     answer_har(a, har_id, sid, origin, AAA_RC_SUCCESS, NULL, buf, n, m->mn->home_addr, has_fa_ha,
-               has_fa_ha ? fa_ha->spi : 0);
+               has_fa_ha ? fa_ha->spi : 0, prev_fa);
 }
 
 static void reg_txn_free(struct reg_txn *t)
@@ -886,7 +1005,7 @@ static void reg_txn_abort(struct agent *a, struct reg_txn *t, const char *why)
                            m->mn->home_addr, (const uint8_t *)m->mn->nai, strlen(m->mn->nai),
                            &t->kg, &t->sa, NULL);
     answer_har(a, t->har_id, t->session_id, t->origin, AAA_RC_MIP_REPLY_FAILURE, why,
-               n ? buf : NULL, n, m->mn->home_addr, false, 0);
+               n ? buf : NULL, n, m->mn->home_addr, false, 0, NULL);
     reg_txn_free(t);
     mn_idle(a, m);
 }
@@ -911,19 +1030,11 @@ static void reg_bu_done(struct agent *a, void *arg, struct bu_txn *bt, int statu
         return;
     struct mn_state *m = t->m;
     m->txn = NULL;
+    forget_lost_pcns(a, t);
     reg_commit(a, m, t->har_id, t->session_id, t->origin, t->flags, t->ident, t->lifetime, t->src,
-               t->src_port, &t->sa, &t->kg, t->has_fa_ha, &t->fa_ha, t->coa);
+               t->src_port, &t->sa, &t->kg, t->has_fa_ha, &t->fa_ha, t->coa,
+               t->had_binding ? &t->prev_coa : NULL);
     reg_txn_free(t);
-}
-
-/* BU destination of a dynamic profile (FLOWS "BU/BA"): the correspondent
- * when the profile names a host, else the PCN (the profile's tunnel GW).
- * A PCN replaces a session's profiles with each BU (delete-then-set), so all
- * the profiles for one PCN travel in one BU: it goes to the first
- * correspondent host among them, else to the PCN itself. */
-static struct in_addr bu_destination(const struct vpn_profile *p)
-{
-    return p->dst.len == 32 ? p->dst.addr : p->src_gw;
 }
 
 /* Sends the BUs of a registration; 0, or -1 with why set (nothing in flight). */
@@ -1047,6 +1158,51 @@ static void send_lifetime0_bus(struct agent *a, struct mn_state *m)
         if (!bu_start(a, d, pp, m->mn->home_addr, s->fa, 0, &vi, bu_forget_done, NULL, e,
                       sizeof(e)))
             log_warn("cannot tell %s that session %s ended: %s", inet_ntoa(d), m->session_id, e);
+    }
+}
+
+/* Service update (scenario 7, FLOWS "Service update" 4): a registration of
+ * the same session that replaced the cached set; each PCN that held
+ * profiles of the old set and has none in the new one gets a lifetime-0 BU
+ * (nobody waits for its BA).  Called once the registration commits. */
+static void forget_lost_pcns(struct agent *a, const struct reg_txn *t)
+{
+    struct vpn_session *s = a->vpn ? vpn_cache_find(a->vpn, t->session_id) : NULL;
+    if (!t->had_session || !t->old_profiles || !s)
+        return;
+    struct in_addr done[HA_MAX_BU_GROUPS];
+    unsigned nd = 0;
+    for (unsigned i = 0; i < t->n_old && nd < HA_MAX_BU_GROUPS; i++) {
+        const struct vpn_profile *p = &t->old_profiles[i];
+        if (p->gw_type != VPN_GW_DYNAMIC)
+            continue;
+        bool keep = false;
+        for (unsigned k = 0; k < nd; k++)
+            keep |= done[k].s_addr == p->src_gw.s_addr;
+        for (unsigned j = 0; j < s->n_profiles; j++)
+            keep |= s->profiles[j].gw_type == VPN_GW_DYNAMIC &&
+                    s->profiles[j].src_gw.s_addr == p->src_gw.s_addr;
+        if (keep)
+            continue;
+        done[nd++] = p->src_gw;
+        const struct mipd_peer *pp = find_pcn_peer(a, p->src_gw);
+        if (!pp)
+            continue;
+        struct vpn_info vi;
+        memset(&vi, 0, sizeof(vi));
+        snprintf(vi.session_id, sizeof(vi.session_id), "%s", t->session_id);
+        snprintf(vi.nai, sizeof(vi.nai), "%s", t->m->mn->nai);
+        vi.hoa = t->m->mn->home_addr;
+        char e[VPN_ERR_MAX];
+        if (bu_start(a, p->src_gw, pp, t->m->mn->home_addr, t->coa, 0, &vi, bu_forget_done, NULL, e,
+                     sizeof(e))) {
+            a->cnt.pcn_forgotten++;
+            log_info("PCN %s lost the profiles of session %s: lifetime-0 BU", inet_ntoa(p->src_gw),
+                     t->session_id);
+        } else {
+            log_warn("cannot tell PCN %s to drop session %s: %s", inet_ntoa(p->src_gw),
+                     t->session_id, e);
+        }
     }
 }
 
@@ -1196,6 +1352,8 @@ void ha_har_rx(struct agent *a, const struct aaa_har *har)
 
     /* RFC 5944 §3.8.3: deregistration. */
     if (lifetime == 0 || rq.care_of_addr.s_addr == har->hoa.s_addr) {
+        bool had_b = m->b != NULL;
+        struct in_addr prev = had_b ? m->b->coa : (struct in_addr){0};
         if (m->b) {
             binding_free(a, m->b, true);
             a->cnt.deregistrations++;
@@ -1209,7 +1367,7 @@ void ha_har_rx(struct agent *a, const struct aaa_har *har)
         size_t n = build_reply(a, buf, sizeof(buf), MIP_CODE_ACCEPTED, 0, rq.identification,
                                har->hoa, rq.ext.nai.ptr, rq.ext.nai.len, &kg, &sa, NULL);
         answer_har(a, har->id, har->session_id, har->origin_host, AAA_RC_SUCCESS, NULL,
-                   n ? buf : NULL, n, har->hoa, false, 0);
+                   n ? buf : NULL, n, har->hoa, false, 0, had_b ? &prev : NULL);
         m->dyn.sa = sa;
         OPENSSL_cleanse(&sa, sizeof(sa));
         OPENSSL_cleanse(&fa_ha, sizeof(fa_ha));
@@ -1259,6 +1417,8 @@ void ha_har_rx(struct agent *a, const struct aaa_har *har)
         }
     } else {
         t->old_coa = b->coa;
+        t->had_binding = true;
+        t->prev_coa = b->coa;
     }
     int rc = binding_program(a, b, rq.care_of_addr);
     if (rc < 0) {
@@ -1346,8 +1506,10 @@ void ha_har_rx(struct agent *a, const struct aaa_har *har)
         OPENSSL_cleanse(&sa, sizeof(sa));
         return;
     }
+    forget_lost_pcns(a, t);
     reg_commit(a, m, t->har_id, t->session_id, t->origin, t->flags, t->ident, t->lifetime, t->src,
-               t->src_port, &t->sa, &t->kg, t->has_fa_ha, &t->fa_ha, t->coa);
+               t->src_port, &t->sa, &t->kg, t->has_fa_ha, &t->fa_ha, t->coa,
+               t->had_binding ? &t->prev_coa : NULL);
     reg_txn_free(t);
     OPENSSL_cleanse(&sa, sizeof(sa));
 }

@@ -26,9 +26,13 @@ struct cap_amr {
     uint32_t fv;
     struct in_addr hoa, ha;
     uint32_t timeout_ms;
+    bool has_prev_fa;
+    struct in_addr prev_fa;
+    uint32_t service_update;
 };
 
 struct cap_str {
+    uint32_t cause;
     char sid[256];
     char nai[MIPD_NAI_MAX];
     char realm[MIPD_NAI_MAX];
@@ -43,6 +47,8 @@ struct cap_haa {
     struct in_addr ha, hoa;
     bool has_fa_ha_spi;
     uint32_t fa_ha_spi;
+    bool has_prev_fa;
+    struct in_addr prev_fa;
 };
 
 struct aaa_capture {
@@ -94,14 +100,19 @@ static inline int cap_send_amr(void *ctx, const struct aaa_amr *m, char *sid, si
     r->hoa = m->hoa;
     r->ha = m->ha;
     r->timeout_ms = m->timeout_ms;
+    r->has_prev_fa = m->has_prev_fa;
+    r->prev_fa = m->prev_fa;
+    r->service_update = m->service_update;
     return 0;
 }
 
-static inline int cap_send_str(void *ctx, const char *sid, const char *nai, const char *realm)
+static inline int cap_send_str(void *ctx, const char *sid, const char *nai, const char *realm,
+                               uint32_t cause)
 {
     struct aaa_capture *c = ctx;
     assert_true(c->n_str < CAP_MAX);
     struct cap_str *s = &c->str[c->n_str++];
+    s->cause = cause;
     snprintf(s->sid, sizeof(s->sid), "%s", sid);
     snprintf(s->nai, sizeof(s->nai), "%s", nai ? nai : "");
     snprintf(s->realm, sizeof(s->realm), "%s", realm ? realm : "");
@@ -125,6 +136,8 @@ static inline int cap_answer_har(void *ctx, uint64_t id, const struct aaa_haa *h
     r->hoa = h->hoa;
     r->has_fa_ha_spi = h->has_fa_ha_spi;
     r->fa_ha_spi = h->fa_ha_spi;
+    r->has_prev_fa = h->has_prev_fa;
+    r->prev_fa = h->prev_fa;
     return 0;
 }
 

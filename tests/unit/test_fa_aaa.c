@@ -5,6 +5,7 @@
 #include <errno.h>
 
 #include "vpn_cache.h"
+#include "vpn_cvse.h"
 
 static const char *fa_conf =
     "fa: { address = \"192.0.2.11\"; access_links = ( { interface = \"acc0\"; } );\n"
@@ -56,7 +57,7 @@ struct rq_opts {
     const char *hoa;
     uint16_t lifetime;
     unsigned low;
-    bool no_challenge, bogus_challenge, no_mn_aaa;
+    bool no_challenge, bogus_challenge, no_mn_aaa, revtun;
 };
 
 /* A request as mnemu sends it in AAA mode: NAI, challenge, MN-AAA. */
@@ -68,6 +69,7 @@ static size_t build(struct harness *h, const struct rq_opts *o, uint8_t *buf, si
     struct mip_reg_request rq;
     memset(&rq, 0, sizeof(rq));
     rq.lifetime = o->lifetime;
+    rq.flags = o->revtun ? MIP_RRQ_FLAG_T : 0;
     rq.home_addr = h_ip(o->hoa ? o->hoa : "0.0.0.0");
     rq.home_agent = h_ip("10.10.0.1");
     rq.care_of_addr = h_ip("192.0.2.11");
@@ -275,6 +277,7 @@ static void test_accept_visitor_cache_dereg_str(void **st)
     assert_int_equal(fa_visitor_count(&t.h->a), 0);
     assert_int_equal(vpn_cache_count(t.h->a.vpn), 0);
     assert_int_equal(t.c->n_str, 1);
+    assert_int_equal(t.c->str[0].cause, AAA_TC_LOGOUT);
     assert_string_equal(t.c->str[0].sid, t.c->amr[0].sid);
     assert_string_equal(t.c->str[0].realm, "home.example");
     assert_int_equal(dp_count(t.h->a.dp, -1), 0);
@@ -293,6 +296,7 @@ static void test_expiry_sends_str(void **st)
     h_advance(t.h, 61000);
     assert_int_equal(fa_visitor_count(&t.h->a), 0);
     assert_int_equal(t.c->n_str, 1);
+    assert_int_equal(t.c->str[0].cause, AAA_TC_SESSION_TIMEOUT);
     assert_int_equal(vpn_cache_count(t.h->a.vpn), 0);
     t_free(&t);
 }
@@ -450,6 +454,342 @@ static void test_fa_checks(void **st)
     t_free(&t);
 }
 
+/* ---- moves (FLOWS "Intra-domain move") ---- */
+
+static const uint8_t mn_ha_key[16] = {0x33, 0x34};
+static const char *g_prev = "192.0.2.12"; /* the FA the MN names (and the AMA) */
+
+/* A move request as mnemu sends it: NAI, previous-FA CVSE (+ service
+ * update), MN-HA authenticator, challenge, MN-AAA. */
+static size_t build_move(struct harness *h, unsigned low, bool svc, uint8_t *buf, size_t cap)
+{
+    struct mip_agent_adv adv = last_adv(h);
+    struct mip_writer w;
+    mip_writer_init(&w, buf, cap);
+    struct mip_reg_request rq;
+    memset(&rq, 0, sizeof(rq));
+    rq.lifetime = 60;
+    rq.home_addr = h_ip("10.10.0.100");
+    rq.home_agent = h_ip("10.10.0.1");
+    rq.care_of_addr = h->cfg.fa.address;
+    rq.identification = h_ident(low);
+    mip_put_reg_request(&w, &rq);
+    mip_put_nai(&w, "alice@home.example", 18);
+    mip_put_prev_fa(&w, h->cfg.vendor_id, h_ip(g_prev));
+    if (svc)
+        mip_put_service_update(&w, h->cfg.vendor_id, MIP_SERVICE_UPDATE_RELOAD_PROFILES);
+    mip_put_auth_hmac_md5(&w, MIP_EXT_MN_HA_AUTH, 0x10001, mn_ha_key, 16);
+    mip_put_challenge(&w, adv.challenge, adv.challenge_len);
+    mip_put_mn_aaa_auth(&w, 1000, mn_aaa_key, 16, adv.challenge, adv.challenge_len);
+    assert_int_equal(w.err, MIP_OK);
+    return w.len;
+}
+
+/* AMA 2001 without MIP-Reg-Reply: the AAAF authorised the move. */
+static void ama_move(struct t *t, unsigned i)
+{
+    struct vpn_profile p[2];
+    profile(&p[0], 1, false);
+    profile(&p[1], 2, true);
+    p[0].src_gw = p[1].src_gw = t->h->cfg.fa.address; /* the AAAF rewrote the FA */
+    struct aaa_ama ama = {.answered = true,
+                          .result_code = 2001,
+                          .session_id = t->c->amr[i].sid,
+                          .origin_host = "aaaf.visit-a.example",
+                          .origin_realm = "visit-a.example",
+                          .has_lifetime = true,
+                          .lifetime = 50,
+                          .hoa = h_ip("10.10.0.100"),
+                          .ha = h_ip("10.10.0.1"),
+                          .has_fa_ha = true,
+                          .fa_ha_spi = 0x20001,
+                          .fa_ha_key = fa_ha_key,
+                          .fa_ha_key_len = 16,
+                          .profiles = p,
+                          .n_profiles = 2,
+                          .has_prev_fa = true,
+                          .prev_fa = h_ip(g_prev)};
+    fa_aaa_answer(&t->h->a, t->c->amr[i].id, &ama);
+    vpn_profile_clear(&p[0]);
+    vpn_profile_clear(&p[1]);
+}
+
+/* The HA's reply to the relayed request, FA-HA authenticated with key. */
+static void ha_move_reply(struct t *t, const struct mip_reg_request *rq, uint8_t code,
+                          const uint8_t *key)
+{
+    uint8_t buf[512];
+    struct mip_writer w;
+    mip_writer_init(&w, buf, sizeof(buf));
+    struct mip_reg_reply rp = {.code = code,
+                               .lifetime = code <= 1 ? 60 : 0,
+                               .home_addr = rq->home_addr,
+                               .home_agent = rq->home_agent,
+                               .identification = rq->identification};
+    mip_put_reg_reply(&w, &rp);
+    mip_put_nai(&w, "alice@home.example", 18);
+    mip_put_auth_hmac_md5(&w, MIP_EXT_MN_HA_AUTH, 0x10001, mn_ha_key, 16);
+    mip_put_auth_hmac_md5(&w, MIP_EXT_FA_HA_AUTH, 0x20001, key, 16);
+    assert_int_equal(w.err, MIP_OK);
+    struct pkt_addr from = {.addr = h_ip("10.10.0.1"), .port = MIP_UDP_PORT};
+    fa_rx(&t->h->a, &from, buf, w.len);
+}
+
+/* Sends the move request, answers it with a move AMA; returns the request
+ * the FA relayed to the HA, decoded (in *out). */
+static struct mip_reg_request move_to_ha(struct t *t, unsigned low, uint8_t out[MIP_MAX_MSG])
+{
+    uint8_t buf[512];
+    size_t n = build_move(t->h, low, false, buf, sizeof(buf));
+    struct pkt_addr from = mn_from();
+    unsigned tx0 = t->h->n_tx;
+    fa_rx(&t->h->a, &from, buf, n);
+    unsigned i = t->c->n_amr - 1;
+    assert_true(t->c->amr[i].has_prev_fa);
+    assert_int_equal(t->c->amr[i].prev_fa.s_addr, h_ip(g_prev).s_addr);
+    ama_move(t, i);
+    assert_int_equal(t->h->n_tx, tx0 + 1);
+    const struct h_tx *x = &t->h->tx[t->h->n_tx - 1];
+    assert_int_equal(t->h->a.cnt.handoff_bu_tx, 0); /* not before the HA accepts */
+    assert_int_equal(x->to.addr.s_addr, h_ip("10.10.0.1").s_addr);
+    assert_int_equal(x->to.port, MIP_UDP_PORT);
+    memcpy(out, x->buf, x->len);
+    struct mip_reg_request rq;
+    size_t off;
+    assert_int_equal(mip_get_reg_request(out, x->len, &rq, &off), MIP_OK);
+    /* The MN's request up to its MN-HA authenticator, then ours (HMAC-MD5
+     * with the AMA's FA-HA key, FLOWS "FA-HA algorithm"). */
+    assert_true(rq.ext.mn_ha.present);
+    assert_true(mip_verify_auth_hmac_md5(out, &rq.ext.mn_ha, mn_ha_key, 16));
+    assert_false(rq.ext.mn_aaa.present);
+    assert_true(rq.ext.fa_ha.present);
+    assert_int_equal(rq.ext.fa_ha.spi, 0x20001);
+    assert_true(mip_verify_auth_hmac_md5(out, &rq.ext.fa_ha, fa_ha_key, 16));
+    assert_memory_equal(out, buf, (size_t)(rq.ext.mn_ha.authenticator.ptr - out) + 16);
+    return rq;
+}
+
+static void test_move_relayed_to_ha(void **st)
+{
+    (void)st;
+    struct t t = fa_aaa_new();
+    uint8_t out[MIP_MAX_MSG];
+    struct mip_reg_request rq = move_to_ha(&t, 1, out);
+    assert_int_equal(t.h->a.cnt.moves_relayed, 1);
+    assert_int_equal(fa_visitor_count(&t.h->a), 0); /* not before the HA accepts */
+    assert_true(cap_has_event(t.c, "tx RRQ peer=10.10.0.1", "alice@home.example", NULL));
+    ha_move_reply(&t, &rq, 0, fa_ha_key);
+    /* Accepted: visitor + the AMA's profiles under the AMR's session, the
+     * reply relayed to the MN without our FA-HA extension. */
+    struct mip_reg_reply rp = last_reply(t.h);
+    assert_int_equal(rp.code, 0);
+    assert_false(rp.ext.fa_ha.present);
+    assert_int_equal(t.h->tx[t.h->n_tx - 1].to.ifindex, ACC_IFINDEX);
+    assert_int_equal(fa_visitor_count(&t.h->a), 1);
+    struct vpn_session *s = vpn_cache_find(t.h->a.vpn, t.c->amr[0].sid);
+    assert_non_null(s);
+    assert_int_equal(s->n_profiles, 2);
+    assert_int_equal(t.c->n_str, 0);
+    assert_int_equal(t.h->a.cnt.rrq_accepted, 1);
+    t_free(&t);
+}
+
+static void test_move_refused_or_forged(void **st)
+{
+    (void)st;
+    struct t t = fa_aaa_new();
+    uint8_t out[MIP_MAX_MSG];
+    /* A reply with a wrong FA-HA authenticator: 132 to the MN, STR. */
+    struct mip_reg_request rq = move_to_ha(&t, 1, out);
+    static const uint8_t wrong[16] = {0xde, 0xad};
+    ha_move_reply(&t, &rq, 0, wrong);
+    assert_int_equal(last_reply(t.h).code, MIP_CODE_FA_HA_AUTH_FAILED);
+    assert_int_equal(fa_visitor_count(&t.h->a), 0);
+    assert_int_equal(vpn_cache_count(t.h->a.vpn), 0);
+    assert_int_equal(t.c->n_str, 1);
+    assert_int_equal(t.c->str[0].cause, AAA_TC_BAD_ANSWER);
+    assert_string_equal(t.c->str[0].sid, t.c->amr[0].sid);
+    assert_string_equal(t.c->str[0].realm, "home.example"); /* routed by the NAI */
+    /* The HA refuses (133): relayed unchanged, STR. */
+    h_advance(t.h, 1100);
+    rq = move_to_ha(&t, 2, out);
+    ha_move_reply(&t, &rq, MIP_CODE_HA_ID_MISMATCH, fa_ha_key);
+    assert_int_equal(last_reply(t.h).code, MIP_CODE_HA_ID_MISMATCH);
+    assert_int_equal(fa_visitor_count(&t.h->a), 0);
+    assert_int_equal(t.c->n_str, 2);
+    /* No reply: 78 to the MN, STR. */
+    h_advance(t.h, 1100);
+    rq = move_to_ha(&t, 3, out);
+    unsigned tx = t.h->n_tx;
+    h_advance(t.h, 3100);
+    assert_int_equal(t.h->n_tx, tx + 1);
+    assert_int_equal(last_reply(t.h).code, MIP_CODE_FA_REG_TIMEOUT);
+    assert_int_equal(t.c->n_str, 3);
+    assert_int_equal(t.h->a.cnt.moves_refused, 3);
+    assert_int_equal(dp_count(t.h->a.dp, -1), 0);
+    /* An AMA 2001 without reply and without FA-HA key: 71, STR. */
+    h_advance(t.h, 1100);
+    uint8_t buf[512];
+    size_t n = build_move(t.h, 4, true, buf, sizeof(buf));
+    struct pkt_addr from = mn_from();
+    fa_rx(&t.h->a, &from, buf, n);
+    assert_int_equal(t.c->amr[t.c->n_amr - 1].service_update, 1);
+    struct aaa_ama bare = {
+        .answered = true, .result_code = 2001, .session_id = t.c->amr[t.c->n_amr - 1].sid};
+    fa_aaa_answer(&t.h->a, t.c->amr[t.c->n_amr - 1].id, &bare);
+    assert_int_equal(last_reply(t.h).code, MIP_CODE_FA_POORLY_FORMED_REPLY);
+    assert_int_equal(t.c->n_str, 4);
+    t_free(&t);
+}
+
+/* ---- smooth hand-off (seed [0066]) ---- */
+
+#define FA_PEER_KEY "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+
+static struct t fa_conf_new(const char *addr, const char *peer, bool smooth)
+{
+    static char conf[1024];
+    snprintf(conf, sizeof(conf),
+             "fa: { address = \"%s\"; access_links = ( { interface = \"acc0\"; } );\n"
+             "  adv_interval_ms = 1000; max_lifetime = 600; reg_timeout_ms = 3000;\n"
+             "  reverse_tunnel = true; challenge = true; smooth_handoff = %s;\n"
+             "  fa_peers = ( { address = \"%s\"; spi = 300; key = \"" FA_PEER_KEY "\"; } );\n"
+             "  aaa = { diameter_conf = \"/dev/null\"; timeout_ms = 5000; }; };\n",
+             addr, smooth ? "true" : "false", peer);
+    struct t t;
+    t.h = h_new(conf, ROLE_FA);
+    t.c = cap_attach(t.h, addr);
+    assert_int_equal(fa_init(&t.h->a), 0);
+    fa_set_icmp_tx(&t.h->a, h_icmp_fn, t.h);
+    fa_set_link_info(&t.h->a, 0, ACC_IFINDEX, h_ip("10.21.0.1"));
+    loop_run_once(t.h->a.loop, 0);
+    return t;
+}
+
+static int tx_to(const struct harness *h, const char *addr)
+{
+    for (int i = (int)h->n_tx - 1; i >= 0; i--)
+        if (h->tx[i].to.addr.s_addr == h_ip(addr).s_addr)
+            return i;
+    return -1;
+}
+
+static struct mip_experimental exp_at(const struct harness *h, int i)
+{
+    assert_true(i >= 0);
+    struct mip_experimental m;
+    size_t off;
+    assert_int_equal(mip_get_experimental(h->tx[i].buf, h->tx[i].len, &m, &off), MIP_OK);
+    return m;
+}
+
+static void test_smooth_handoff(void **st)
+{
+    (void)st;
+    /* The MN is registered at the old FA (192.0.2.11). */
+    struct t old = fa_conf_new("192.0.2.11", "192.0.2.12", true);
+    struct rq_opts o = {.lifetime = 60, .low = 1, .hoa = "10.10.0.100", .revtun = true};
+    mn_send(&old, &o);
+    ama_ok(&old, 0, 60, "10.10.0.100");
+    assert_int_equal(fa_visitor_count(&old.h->a), 1);
+    unsigned old_objs = dp_count(old.h->a.dp, -1);
+    assert_true(old_objs > 0);
+    /* It moves to the new FA (192.0.2.12), which relays to the HA. */
+    struct t nw = fa_conf_new("192.0.2.12", "192.0.2.11", true);
+    g_prev = "192.0.2.11";
+    uint8_t out[MIP_MAX_MSG];
+    h_advance(nw.h, 1000);
+    struct mip_reg_request rq = move_to_ha(&nw, 2, out);
+    ha_move_reply(&nw, &rq, 0, fa_ha_key);
+    assert_int_equal(last_reply(nw.h).code, 0);
+    /* The hand-off BU to the old FA: src GW = old FA, dst GW = new FA. */
+    int bi = tx_to(nw.h, "192.0.2.11");
+    struct mip_experimental bu = exp_at(nw.h, bi);
+    assert_int_equal(bu.subtype, MIP_EXP_BINDING_UPDATE);
+    assert_int_equal(bu.u.bu.home_addr.s_addr, h_ip("10.10.0.100").s_addr);
+    assert_int_equal(bu.u.bu.care_of_addr.s_addr, h_ip("192.0.2.12").s_addr);
+    static const uint8_t pk[32] = {0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28, 0x29, 0x2a,
+                                   0x2b, 0x2c, 0x2d, 0x2e, 0x2f, 0x30, 0x31, 0x32, 0x33, 0x34, 0x35,
+                                   0x36, 0x37, 0x38, 0x39, 0x3a, 0x3b, 0x3c, 0x3d, 0x3e, 0x3f};
+    uint32_t spi;
+    assert_true(
+        mip_verify_ro_auth(nw.h->tx[bi].buf, nw.h->tx[bi].len, &bu.ext, 32473, pk, 32, &spi));
+    assert_int_equal(spi, 300);
+    unsigned cnt;
+    struct vpn_info info;
+    char err[VPN_ERR_MAX];
+    const struct mip_vse *v = vpn_cvse_find(&bu.ext, 32473, &cnt);
+    assert_non_null(v);
+    assert_true(vpn_cvse_get(v, 32473, pk, 32, &info, err, sizeof(err)));
+    assert_int_equal(info.n, 2);
+    for (unsigned i = 0; i < info.n; i++) {
+        assert_int_equal(info.profiles[i].src_gw.s_addr, h_ip("192.0.2.11").s_addr);
+        assert_int_equal(info.profiles[i].dst_gw.s_addr, h_ip("192.0.2.12").s_addr);
+    }
+    assert_string_equal(info.nai, "alice@home.example");
+    vpn_info_clear(&info);
+    /* Negative, at the old FA: a wrong authenticator (131) ... */
+    uint8_t forged[MIP_MAX_MSG];
+    size_t bl = nw.h->tx[bi].len;
+    memcpy(forged, nw.h->tx[bi].buf, bl);
+    forged[bl - 1] ^= 0x55;
+    struct pkt_addr from_new = {.addr = h_ip("192.0.2.12"), .port = MIP_UDP_PORT};
+    fa_rx(&old.h->a, &from_new, forged, bl);
+    struct mip_experimental ba = exp_at(old.h, tx_to(old.h, "192.0.2.12"));
+    assert_int_equal(ba.subtype, MIP_EXP_BINDING_ACK);
+    assert_int_equal(ba.u.ba.status, MIP_BA_AUTH_FAILED);
+    assert_int_equal(old.h->a.cnt.bu_auth_failed, 1);
+    assert_int_equal(old.h->a.cnt.handoffs, 0);
+    assert_int_equal(dp_count(old.h->a.dp, -1), old_objs);
+    /* ... then the real one: BA 0, tunnel to the new FA, host route into it. */
+    fa_rx(&old.h->a, &from_new, nw.h->tx[bi].buf, bl);
+    ba = exp_at(old.h, tx_to(old.h, "192.0.2.12"));
+    assert_int_equal(ba.u.ba.status, MIP_BA_ACCEPTED);
+    assert_int_equal(old.h->a.cnt.handoffs, 1);
+    const char *log = dp_recorder_log(old.h->a.dp);
+    assert_non_null(strstr(log, "192.0.2.11>192.0.2.12"));
+    assert_int_equal(fa_visitor_count(&old.h->a), 1); /* until its lifetime ends */
+    /* The BA ends the new FA's transaction. */
+    struct pkt_addr from_old = {.addr = h_ip("192.0.2.11"), .port = MIP_UDP_PORT};
+    int ai = tx_to(old.h, "192.0.2.12");
+    fa_rx(&nw.h->a, &from_old, old.h->tx[ai].buf, old.h->tx[ai].len);
+    assert_int_equal(bu_pending_count(&nw.h->a), 0);
+    /* A replay of the accepted BU: 133, counted, state unchanged. */
+    unsigned objs = dp_count(old.h->a.dp, -1);
+    fa_rx(&old.h->a, &from_new, nw.h->tx[bi].buf, bl);
+    ba = exp_at(old.h, tx_to(old.h, "192.0.2.12"));
+    assert_int_equal(ba.u.ba.status, MIP_BA_ID_MISMATCH);
+    assert_int_equal(old.h->a.cnt.bu_replayed, 1);
+    assert_int_equal(old.h->a.cnt.handoffs, 1);
+    assert_int_equal(dp_count(old.h->a.dp, -1), objs);
+    /* The visit's lifetime ends: everything of the old FA for the MN goes. */
+    h_advance(old.h, 61000);
+    assert_int_equal(fa_visitor_count(&old.h->a), 0);
+    assert_int_equal(old.h->a.cnt.handoff_ended, 1);
+    assert_int_equal(dp_count(old.h->a.dp, -1), 0);
+    assert_int_equal(vpn_cache_count(old.h->a.vpn), 0);
+    assert_int_equal(old.c->n_str, 1);
+    assert_int_equal(old.c->str[0].cause, AAA_TC_USER_MOVED);
+    g_prev = "192.0.2.12";
+    t_free(&old);
+    t_free(&nw);
+}
+
+static void test_handoff_off(void **st)
+{
+    (void)st;
+    struct t nw = fa_conf_new("192.0.2.12", "192.0.2.11", false);
+    g_prev = "192.0.2.11";
+    uint8_t out[MIP_MAX_MSG];
+    struct mip_reg_request rq = move_to_ha(&nw, 2, out);
+    ha_move_reply(&nw, &rq, 0, fa_ha_key);
+    assert_int_equal(last_reply(nw.h).code, 0);
+    assert_int_equal(tx_to(nw.h, "192.0.2.11"), -1); /* no BU */
+    assert_int_equal(nw.h->a.cnt.handoff_bu_tx, 0);
+    g_prev = "192.0.2.12";
+    t_free(&nw);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -461,6 +801,10 @@ int main(void)
         cmocka_unit_test(test_ha_denial_relayed),
         cmocka_unit_test(test_mismatched_reply),
         cmocka_unit_test(test_fa_checks),
+        cmocka_unit_test(test_move_relayed_to_ha),
+        cmocka_unit_test(test_move_refused_or_forged),
+        cmocka_unit_test(test_smooth_handoff),
+        cmocka_unit_test(test_handoff_off),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -463,6 +463,137 @@ static void test_udp_with_derived_key(void **st)
     t_free(&t);
 }
 
+/* A direct request from an FA of the session (FLOWS "Intra-domain move" 5). */
+static size_t move_request(struct t *t, unsigned low, const char *coa, const uint8_t *fa_key,
+                           uint8_t *buf, size_t cap)
+{
+    struct mip_writer w;
+    mip_writer_init(&w, buf, cap);
+    struct mip_reg_request rq = {.lifetime = 100,
+                                 .home_addr = h_ip("10.10.0.150"),
+                                 .home_agent = h_ip("10.10.0.1"),
+                                 .care_of_addr = h_ip(coa),
+                                 .identification = h_ident(low)};
+    mip_put_reg_request(&w, &rq);
+    mip_put_nai(&w, NAI, strlen(NAI));
+    mip_put_prev_fa(&w, 32473, h_ip("192.0.2.11"));
+    mip_put_auth(&w, MIP_EXT_MN_HA_AUTH, MN_HA_SPI, MIP_AUTH_HMAC_SHA1, t->mn_ha_key, 20);
+    if (fa_key)
+        mip_put_auth(&w, MIP_EXT_FA_HA_AUTH, 0x20001, MIP_AUTH_HMAC_MD5, fa_key, 16);
+    assert_int_equal(w.err, MIP_OK);
+    return w.len;
+}
+
+static void test_move_from_new_fa(void **st)
+{
+    (void)st;
+    struct t t = ha_aaa_new();
+    struct req_opts o = {.low = 1, .lifetime = 600};
+    har(&t, &o, BOTH_SET, 7);
+    struct mip_experimental bu = bu_at(&t, 0, NULL);
+    send_ba(&t, &bu, 0, true, "192.0.2.70");
+    assert_int_equal(t.c->n_haa, 1);
+    assert_false(t.c->haa[0].has_prev_fa); /* no binding before */
+    h_advance(t.h, 2000);
+    /* The new FA relays the MN's request with the session's FA-HA key. */
+    uint8_t buf[256];
+    size_t n = move_request(&t, 2, "192.0.2.12", fa_ha_key, buf, sizeof(buf));
+    struct pkt_addr fa2 = {.addr = h_ip("192.0.2.12"), .port = 434};
+    unsigned tx = t.h->n_tx;
+    uint8_t accepted[256];
+    size_t acc_n = n;
+    memcpy(accepted, buf, n);
+    ha_rx(&t.h->a, &fa2, buf, n);
+    assert_int_equal(t.h->n_tx, tx + 2); /* BU to the PCN, reply to the new FA */
+    struct vpn_info info;
+    struct mip_experimental mbu = bu_at(&t, tx, &info);
+    assert_int_equal(mbu.u.bu.care_of_addr.s_addr, h_ip("192.0.2.12").s_addr);
+    assert_int_equal(info.n, 1);
+    assert_int_equal(info.profiles[0].dst_gw.s_addr, h_ip("192.0.2.12").s_addr); /* seed [0064] */
+    vpn_info_clear(&info);
+    assert_int_equal(t.h->tx[tx + 1].to.addr.s_addr, h_ip("192.0.2.12").s_addr);
+    struct mip_reg_reply rp = h_reply(t.h, tx + 1);
+    assert_int_equal(rp.code, 0);
+    assert_true(
+        mip_verify_auth(t.h->tx[tx + 1].buf, &rp.ext.fa_ha, MIP_AUTH_HMAC_MD5, fa_ha_key, 16));
+    assert_int_equal(t.h->a.cnt.moves, 1);
+    struct vpn_session *s = vpn_cache_find(t.h->a.vpn, SID);
+    assert_non_null(s);
+    for (unsigned i = 0; i < s->n_profiles; i++)
+        assert_int_not_equal(s->profiles[i].dst_gw.s_addr, h_ip("192.0.2.11").s_addr);
+    send_ba(&t, &mbu, 0, true, "192.0.2.70");
+    const char *log = dp_recorder_log(t.h->a.dp);
+    assert_non_null(strstr(log, "192.0.2.12"));
+    unsigned objs = dp_count(t.h->a.dp, -1);
+    /* A forged request (wrong FA-HA authenticator) from a third FA: 132,
+     * counted, nothing changes. */
+    h_advance(t.h, 1000);
+    static const uint8_t wrong[16] = {0xbe, 0xef};
+    n = move_request(&t, 3, "192.0.2.13", wrong, buf, sizeof(buf));
+    struct pkt_addr fa3 = {.addr = h_ip("192.0.2.13"), .port = 434};
+    unsigned fails = (unsigned)t.h->a.cnt.rrq_auth_failed;
+    ha_rx(&t.h->a, &fa3, buf, n);
+    assert_int_equal(h_reply(t.h, t.h->n_tx - 1).code, MIP_CODE_HA_FA_AUTH_FAILED);
+    assert_int_equal(t.h->a.cnt.rrq_auth_failed, fails + 1);
+    /* A move without any FA-HA authenticator: refused the same way. */
+    n = move_request(&t, 4, "192.0.2.13", NULL, buf, sizeof(buf));
+    ha_rx(&t.h->a, &fa3, buf, n);
+    assert_int_equal(h_reply(t.h, t.h->n_tx - 1).code, MIP_CODE_HA_FA_AUTH_FAILED);
+    /* The accepted request replayed: 133, counted, nothing changes. */
+    unsigned ids = (unsigned)t.h->a.cnt.rrq_id_mismatch;
+    ha_rx(&t.h->a, &fa2, accepted, acc_n);
+    assert_int_equal(t.h->a.cnt.rrq_id_mismatch, ids + 1);
+    assert_int_equal(h_reply(t.h, t.h->n_tx - 1).code, MIP_CODE_HA_ID_MISMATCH);
+    assert_int_equal(t.h->a.cnt.moves, 1);
+    assert_int_equal(dp_count(t.h->a.dp, -1), objs);
+    s = vpn_cache_find(t.h->a.vpn, SID);
+    for (unsigned i = 0; i < s->n_profiles; i++)
+        assert_int_not_equal(s->profiles[i].dst_gw.s_addr, h_ip("192.0.2.13").s_addr);
+    /* The next HAR: the HAA names the binding's care-of address. */
+    h_advance(t.h, 1000);
+    o.low = 9;
+    har(&t, &o, STATIC_SET, 8);
+    assert_true(t.c->n_haa >= 2);
+    assert_true(t.c->haa[t.c->n_haa - 1].has_prev_fa);
+    assert_int_equal(t.c->haa[t.c->n_haa - 1].prev_fa.s_addr, h_ip("192.0.2.12").s_addr);
+    t_free(&t);
+}
+
+/* Service update (scenario 7): the new set has no profile for the PCN that
+ * held the old one: it gets a lifetime-0 BU once the registration commits. */
+static void test_service_update_forgets_pcn(void **st)
+{
+    (void)st;
+    struct t t = ha_aaa_new();
+    struct req_opts o = {.low = 1, .lifetime = 600};
+    har(&t, &o, BOTH_SET, 7);
+    struct mip_experimental bu = bu_at(&t, 0, NULL);
+    send_ba(&t, &bu, 0, true, "192.0.2.70");
+    assert_int_equal(t.c->n_haa, 1);
+    h_advance(t.h, 2000);
+    o.low = 2;
+    unsigned tx = t.h->n_tx;
+    har(&t, &o, STATIC_SET, 8); /* the destination moved off the PCN */
+    assert_int_equal(t.c->n_haa, 2);
+    haa_reply(&t, 1, 2001);
+    assert_int_equal(t.h->n_tx, tx + 1);
+    struct vpn_info info;
+    struct mip_experimental bye = bu_at(&t, tx, &info);
+    assert_int_equal(bye.u.bu.lifetime, 0);
+    assert_int_equal(info.n, 0);
+    assert_string_equal(info.session_id, SID);
+    vpn_info_clear(&info);
+    assert_int_equal(t.h->a.cnt.pcn_forgotten, 1);
+    /* The same set again: nobody to forget. */
+    h_advance(t.h, 2000);
+    o.low = 3;
+    tx = t.h->n_tx;
+    har(&t, &o, STATIC_SET, 9);
+    assert_int_equal(t.h->n_tx, tx);
+    assert_int_equal(t.h->a.cnt.pcn_forgotten, 1);
+    t_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -472,6 +603,8 @@ int main(void)
         cmocka_unit_test(test_ba_refusal_fails_registration),
         cmocka_unit_test(test_har_checks),
         cmocka_unit_test(test_udp_with_derived_key),
+        cmocka_unit_test(test_move_from_new_fa),
+        cmocka_unit_test(test_service_update_forgets_pcn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
