@@ -12,7 +12,9 @@
 #   bb_routes                         installs those routes (idempotent, call after joins)
 #   mn_add NAME HOA                   a mobile node namespace with home address HOA
 #   mn_attach MN FA / mn_detach MN    plug the MN's mn0 into FA's access bridge acc0 / unplug
-#   topo_up / topo_down               the standard world / remove every namespace we made
+#   mn_set_hoa MN HOA                 its address on mn0 at the next attach (0.0.0.0: none)
+#   topo_up [aaa] / topo_down         the standard world (+ the AAA world of aaad/FLOWS.md) /
+#                                     remove every namespace we made
 #
 # Everything lives in namespaces named ${TB_NS}* (default "tb-"); the root namespace is
 # never touched.  State (who joined what) is kept under $TB_STATE.
@@ -55,14 +57,31 @@ node_add() { # NAME [router]
     echo "$kind" >"$TB_STATE/nodes/$name"
 }
 
+_tb_sink() { # the namespace holding the far ends of the bridges' spare ports
+    [ -e "/run/netns/$(_tb_ns sink)" ] && return 0
+    ip netns add "$(_tb_ns sink)"
+    # Silent: no IPv6 autoconfiguration traffic into the bridges.
+    _tb_sysctl sink net.ipv6.conf.all.disable_ipv6 1 2>/dev/null || true
+    _tb_sysctl sink net.ipv6.conf.default.disable_ipv6 1 2>/dev/null || true
+}
+
 bridge_add() { # NODE BR [CIDR]
     local node=$1 br=$2 cidr=${3:-}
     _tb_ip "$node" link add "$br" type bridge stp_state 0 forward_delay 0 mcast_snooping 0
     # A bridge without ports has no carrier; a spare port keeps it (and its routes) up.
-    # (A veth pair, not a dummy: some kernels lack the dummy driver.)
-    _tb_ip "$node" link add "${br}-k" type veth peer name "${br}-kp"
+    # (A veth pair, not a dummy: some kernels lack the dummy driver.)  The pair's other end
+    # lives in a namespace of its own ("sink"): left in the node, it would answer ARP for the
+    # node's addresses (weak host model) and hand the node a second copy of every broadcast.
+    _tb_sink
+    _tb_ip "$node" link add "${br}-k" type veth peer name "k-$node-$br" netns "$(_tb_ns sink)"
     _tb_ip "$node" link set "${br}-k" master "$br" up
-    _tb_ip "$node" link set "${br}-kp" up
+    _tb_ip sink link set "k-$node-$br" up
+    # A bridge takes the lowest MAC address of its ports unless one is set: an MN plugging in
+    # would change the agent's MAC under the feet of the MNs already there (their ARP entries
+    # go stale and their requests are lost for seconds).  Pin the address it has now.
+    local mac
+    mac=$(_tb_ip "$node" -br link show dev "$br" | awk '{print $3}')
+    _tb_ip "$node" link set "$br" address "$mac"
     _tb_ip "$node" link set "$br" up
     if [ -n "$cidr" ]; then _tb_ip "$node" addr add "$cidr" dev "$br"; fi
 }
@@ -111,6 +130,9 @@ mn_add() { # NAME HOA
 }
 
 mn_hoa() { local h; read -r h <"$TB_STATE/mn/$1.hoa"; echo "$h"; }
+# mn_set_hoa MN HOA: the address the MN gets on mn0 at its next attach; 0.0.0.0 = none (an MN
+# that asks its home AAA for a home address, RFC 4004 §1.1 / FLOWS.md).
+mn_set_hoa() { echo "$2" >"$TB_STATE/mn/$1.hoa"; }
 # Where the MN is plugged in now (empty if detached).
 mn_where() { local f=; [ ! -f "$TB_STATE/mn/$1.at" ] || read -r f <"$TB_STATE/mn/$1.at"; echo "$f"; }
 
@@ -122,7 +144,7 @@ mn_attach() { # MN FA
     # The FA-side end is named after the MN so an FA can tell its visitors' ports apart.
     _tb_ip "$mn" -batch - <<EOF
 link add mn0 type veth peer name v-$mn netns $(_tb_ns "$fa")
-addr add $hoa/32 dev mn0
+$([ "$hoa" = 0.0.0.0 ] || echo "addr add $hoa/32 dev mn0")
 link set mn0 up
 EOF
     # Enslave first, then up: in one "master X up" request the kernel raises the link before
@@ -160,7 +182,52 @@ fa_add() { # NAME BB_ADDR ACC_ADDR
     bridge_add "$name" acc0 "$acc/24"
 }
 
-topo_up() {
+# The AAA world (aaad/FLOWS.md "Nodes, identities and addresses"), opt-in with `topo_up aaa`:
+# home AAA (AAAH), a transit Diameter relay, the visited ISPs' AAA servers, a company with a
+# static VPN gateway (a plain Linux router) in front of its LAN with CN1, and a partner ISP whose
+# PCN fronts a LAN with CN2.  Diameter identities are NODE.REALM as in FLOWS.md.
+declare -A TB_AAA_BB=([aaah]=192.0.2.2 [relay]=192.0.2.40 [aaafa]=192.0.2.21 [aaafb]=192.0.2.31)
+declare -A TB_DIAM_ID=([ha]=ha.home.example [aaah]=aaah.home.example
+    [relay]=relay.transit.example [aaafa]=aaaf.visit-a.example [aaafb]=aaaf.visit-b.example
+    [fa1]=fa1.visit-a.example [fa2]=fa2.visit-a.example [fa3]=fa3.visit-b.example)
+TB_CGW_BB=192.0.2.60
+TB_CGW_LAN=172.16.50.1
+TB_CN1_NET=172.16.50.0/24
+TB_CN1=172.16.50.10
+TB_PCN_BB=192.0.2.70
+TB_PCN_LAN=172.16.60.1
+TB_CN2_NET=172.16.60.0/24
+TB_CN2=172.16.60.10
+
+diam_id() { echo "${TB_DIAM_ID[$1]}"; }
+diam_realm() { local id; id=$(diam_id "$1"); echo "${id#*.}"; }
+
+# A router with a LAN bridge lan0 (GW/24) behind it and one host on that LAN.
+lan_add() { # ROUTER BB_ADDR LAN_NET GW_ADDR HOST HOST_ADDR
+    local r=$1 bb=$2 net=$3 gw=$4 host=$5 haddr=$6
+    node_add "$r" router
+    bb_join "$r" "$bb" "$net"
+    bridge_add "$r" lan0 "$gw/24"
+    node_add "$host" host
+    link_add "$host" eth0 "$r" lan0 "$haddr/24"
+    _tb_ip "$host" route add default via "$gw" dev eth0
+}
+
+topo_aaa_up() {
+    local n
+    for n in aaah relay aaafa aaafb; do
+        node_add "$n" host
+        bb_join "$n" "${TB_AAA_BB[$n]}"
+    done
+    # The company: its static VPN gateway is a plain router here (its SAs: next issue).
+    lan_add cgw "$TB_CGW_BB" "$TB_CN1_NET" "$TB_CGW_LAN" cn1 "$TB_CN1"
+    # The partner ISP: the PCN (mipd --role pcn) routes its correspondents' LAN.
+    lan_add pcn "$TB_PCN_BB" "$TB_CN2_NET" "$TB_PCN_LAN" cn2 "$TB_CN2"
+}
+
+topo_up() { # [aaa]
+    local world=${1:-}
+    case "$world" in '' | aaa) ;; *) echo "topo_up: unknown world '$world'" >&2; return 1 ;; esac
     topo_down
     mkdir -p "$TB_STATE"
     # Backbone: one bridge in its own namespace.
@@ -178,6 +245,7 @@ topo_up() {
     # Correspondent host on the backbone.
     node_add cn host
     bb_join cn "$TB_CN_BB"
+    [ "$world" != aaa ] || topo_aaa_up
     bb_routes
     local mn
     for mn in mn1 mn2; do mn_add "$mn" "${TB_MN_HOA[$mn]}"; done

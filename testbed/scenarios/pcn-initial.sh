@@ -1,0 +1,163 @@
+# Scenario "pcn-initial": seed scenario 4 — initial registration with a proxy correspondent
+# node (seeds [0074]-[0078], Fig. 27, Fig. 21), over the AAA chain of aaad/FLOWS.md.
+# tb-world: aaa
+# Sourced by testbed/run (topology up; helpers from run, lib/topo.sh, lib/check.sh, lib/aaa.sh).
+#
+#  0. The AAA world (as in "initial"); alice's VPN profile goes to CN2 (172.16.60.10/32) in the
+#     partner ISP, whose PCN (192.0.2.70) can take VPN set-up dynamically (CN-GW: dynamic).
+#  1. alice (mn1) registers through FA1: AMR up the chain, HAR to the HA, the HA sends a BU
+#     with the VPN information towards CN2, the PCN intercepts it and answers BA, and only
+#     then the HA answers HAA; AMA back down; Reg Reply code 0.
+#  2. The merged message sequence is Fig. 27's; the HAA follows the BA; the BU was addressed
+#     to CN2 (the profile names a host, DESIGN §7) and never reached CN2's LAN (intercepted);
+#     Diameter only inside TLS on the backbone.
+#  3. Caches ([0041], [0076]-[0078]): HA and PCN hold the fa-pcn profile with PCN -> FA1;
+#     FA1 and AAAF-A hold FA1 -> PCN; AAAH both; nothing elsewhere.
+#  4. Denials: unknown NAI -> 67, wrong MN-AAA key -> 67.
+#  5. alice deregisters: every cache at every node (the PCN's included) is empty, no AAAH session.
+#  6. The PCN is stopped: the HA's BUs go unanswered; the HA denies after its retries (HAA 4005
+#     with reply 130, FLOWS.md) and alice is told 130, not silence; nothing is left behind.
+#  7. The AAAH is stopped: a registration gets 80, not silence.
+
+narrate() { if [ "${TB_NARRATE:-0}" = 1 ]; then say -a tour "$*"; fi; }
+
+PCN_LIFETIME=${PCN_LIFETIME:-120}
+ALICE_HOA=${TB_MN_HOA[mn1]}
+FA1_COA=${TB_FA_BB[fa1]}
+
+narrate "Home ISP (HA, AAAH), visited ISP A (AAAF-A, FA1, FA2), transit relay, partner ISP with the PCN and CN2."
+aaa_world_up pcn
+
+binding_of() { # HOA -> the HA's binding item
+    mipctl_json ha bindings | jq -c --arg h "$1" '.items[]? | select(.home_address == $h)'
+}
+json_field() { jq -r "$2 // empty" <<<"$1"; }
+mn_state_is() { [ "$(mn_status "$1" .state)" = "$2" ]; }
+mn_settled() { case "$(mn_status "$1" .state)" in registered | denied | failed | deregistered) return 0 ;; esac; return 1; }
+mn_settled_after() { # MN T0: a reply or a give-up after T0 (epoch seconds)
+    mn_settled "$1" && [ -n "$(jq -r --argjson t "$2" 'select(.t > $t and (.event == "rrp" or .event == "timeout")) | .t' "$(mn_events "$1")" | head -n1)" ]
+}
+# Scenario 4 caches (path.h, seeds [0041], [0076]-[0078]): profile 2, HoA/32 -> CN2/32.
+SEL="$ALICE_HOA/32 -> $TB_CN2/32"
+PCN_LEG="#2 fa-pcn $SEL via $TB_PCN_BB -> $FA1_COA (dynamic)"
+FA_LEG="#2 fa-pcn $SEL via $FA1_COA -> $TB_PCN_BB (dynamic)"
+
+# --- 1. registration --------------------------------------------------------------------------------
+narrate "alice plugs into FA1 and registers; her VPN to CN2 must be set up between FA1 and the PCN."
+say -a mn1 "attaches to FA1's access link"
+t_reg0=$EPOCHREALTIME
+capture_start reg-alice
+capture_start cn2-lan pcn lan0
+mn_attach mn1 fa1
+mnemu_start_aaa mn1 alice@home.example 256 "$KEY_ALICE_AAA" "$ALICE_HOA" --lifetime "$PCN_LIFETIME" --reverse-tunnel
+wait_until 20 mn_settled mn1 || true
+sleep 0.5
+capture_stop reg-alice
+capture_stop cn2-lan
+t_reg1=$EPOCHREALTIME
+st=$(mn_status mn1) || st='{}'
+check "alice registered through FA1 and the AAA chain (reply code 0)" \
+    expect_eq "state/code/CoA/HoA" "$(jq -r '"\(.state)/\(.last_code)/\(.coa)/\(.hoa)"' <<<"$st")" \
+    "registered/0/$FA1_COA/$ALICE_HOA"
+metric registration_ms "$(json_field "$st" .last_reg_ms)"
+metric aaa_roundtrip_ms "$(ms_between "$(ev_ms fa1 tx AMR "$t_reg0")" "$(ev_ms fa1 rx AMA "$t_reg0")")"
+metric rrq_retransmissions "$(node_msgs "$t_reg0" "$EPOCHREALTIME" mn1 retx)"
+check "HA binding for $ALICE_HOA has CoA $FA1_COA" \
+    expect_eq "care_of_address" "$(json_field "$(binding_of "$ALICE_HOA")" .care_of_address)" "$FA1_COA"
+
+# --- 2. sequence, BU/BA, TLS ---------------------------------------------------------------------------
+narrate "Fig. 27: HAR -> BU to the correspondent, intercepted by the PCN -> BA -> only then HAA, AMA, Reg Reply."
+# Each node's messages in its own order (Fig. 21: "Reg Req at HA -> BU", "BU at PCN -> BA",
+# "BA at HA -> Reg Rep"); the BA comes from CN2's address: the PCN answered for it.
+check "every node's messages are the seeds' (scenario 4, Fig. 27: HAR -> BU, BA -> HAA)" \
+    msgs_are "$t_reg0" "$t_reg1" \
+    "mn1=tx RRQ, rx RRP from fa1" \
+    "fa1=rx RRQ from mn1, tx AMR, rx AMA from aaah, tx RRP" \
+    "aaafa=rx AMR from fa1, tx AMR, rx AMA from relay, tx AMA" \
+    "relay=rx AMR from aaafa, tx AMR, rx AMA from aaah, tx AMA" \
+    "aaah=rx AMR from relay, tx HAR, rx HAA from ha, tx AMA" \
+    "ha=rx HAR from aaah, tx BU, rx BA from cn2, tx HAA" \
+    "pcn=rx BU from ha, tx BA" \
+    "fa2=" "fa3=" "aaafb="
+t_ba=$(ev_ms ha rx BA "$t_reg0" 0) || t_ba=
+t_haa=$(ev_ms ha tx HAA "$t_reg0" 2001) || t_haa=
+check "the HA answered HAA (2001) only after the PCN's BA (0)" \
+    expect_eq "BA 0 received at / HAA 2001 sent at (ms) in order" \
+    "${t_ba:-none} / ${t_haa:-none} $(awk -v a="${t_ba:-x}" -v b="${t_haa:-x}" 'BEGIN { print (a ~ /^[0-9]+$/ && b ~ /^[0-9]+$/ && a + 0 <= b + 0) ? "yes" : "no" }')" \
+    "${t_ba:-none} / ${t_haa:-none} yes"
+metric bu_ba_ms "$(ms_between "$(ev_ms ha tx BU "$t_reg0")" "$t_ba")"
+check "the BU went to CN2's address ($TB_CN2, the profile names a host)" \
+    expect_ge "BUs from the HA to $TB_CN2 on the backbone" \
+    "$(pcap_count "$TB_WORK/reg-alice.pcap" "udp.dstport == 434 && ip.dst == $TB_CN2")" 1
+check "the PCN intercepted it: no Mobile IP message reached CN2's LAN" \
+    expect_eq "UDP 434 frames on the PCN's LAN" "$(pcap_count "$TB_WORK/cn2-lan.pcap" "udp.port == 434")" 0
+check "backbone capture: Diameter only inside TLS (no clear-text AMR/HAR)" \
+    pcap_diameter_tls "$TB_WORK/reg-alice.pcap" alice@home.example
+
+# --- 3. caches ---------------------------------------------------------------------------------------
+narrate "The PCN now holds the FA1-PCN VPN (PCN -> FA1); FA1 the mirror image; the HA only caches it."
+check "HA cache: the fa-pcn profile (PCN -> FA1), to hand to the PCN" vpn_cache_is ha "$PCN_LEG"
+check "PCN cache: the fa-pcn profile with PCN -> FA1" vpn_cache_is pcn "$PCN_LEG"
+check "FA1 cache: fa-pcn (FA1 -> PCN)" vpn_cache_is fa1 "$FA_LEG"
+check "AAAF-A cache: the FA's set" vpn_cache_is aaafa "$FA_LEG"
+check "AAAH caches: the HA's set and the FA's set" vpn_cache_is aaah "$PCN_LEG" "$FA_LEG"
+for n in fa2 fa3 aaafb; do
+    check "${n^^} cache: empty" vpn_cache_is "$n"
+done
+check "AAAH: one session (alice)" expect_eq "sessions" "$(aaah_sessions)" 1
+
+# --- 4. denials -----------------------------------------------------------------------------------------
+narrate "An unknown user and a wrong MN-AAA key: 67 each, and no BU to the PCN."
+mn_set_hoa mn2 0.0.0.0
+mn_attach mn2 fa1
+mnemu_start_aaa mn2 carol@home.example 258 "$(openssl rand -hex 16)" 0.0.0.0 --lifetime "$PCN_LIFETIME"
+wait_until 15 mn_settled mn2 || true
+check "unknown NAI carol@home.example: denied with 67" expect_eq "state/code" "$(mn_status mn2 '"\(.state)/\(.last_code)"')" "denied/67"
+bg_stop mnemu-mn2
+mnemu_start_aaa mn2 bob@home.example 257 "$(openssl rand -hex 16)" 0.0.0.0 --lifetime "$PCN_LIFETIME"
+wait_until 15 mn_settled mn2 || true
+check "wrong MN-AAA key: denied with 67" expect_eq "state/code" "$(mn_status mn2 '"\(.state)/\(.last_code)"')" "denied/67"
+bg_stop mnemu-mn2
+check "the denials left no state (AAAH sessions, PCN cache)" \
+    expect_eq "sessions/PCN profiles" "$(aaah_sessions)/$(vpn_cache_lines pcn | wc -l)" "1/1"
+
+# --- 5. deregistration --------------------------------------------------------------------------------------
+narrate "alice deregisters: the HA, FA1, the AAA servers and the PCN forget her VPN."
+mn_ctl mn1 deregister >/dev/null || true
+wait_until 10 mn_state_is mn1 deregistered || true
+check "alice's deregistration accepted" expect_eq "state/code" "$(mn_status mn1 '"\(.state)/\(.last_code)"')" "deregistered/0"
+for n in ha pcn fa1 fa2 fa3 aaafa aaafb aaah; do
+    wait_until 5 vpn_cache_empty "$n" || true
+    check "${n^^} cache empty after the deregistration" vpn_cache_is "$n"
+done
+check "AAAH: no session left" expect_eq "sessions" "$(aaah_sessions)" 0
+bg_stop mnemu-mn1
+
+# --- 6. the PCN is silent --------------------------------------------------------------------------------------
+narrate "The PCN is stopped: the HA's BUs go unanswered; after its retries it denies (HAA 4005, reply 130)."
+mipd_stop pcn
+say -a pcn "mipd stopped (SIGTERM, exit status ${TB_EXIT[mipd-pcn]})"
+t_p0=$EPOCHREALTIME
+mnemu_start_aaa mn1 alice@home.example 256 "$KEY_ALICE_AAA" "$ALICE_HOA" --lifetime "$PCN_LIFETIME"
+wait_until 15 mn_settled_after mn1 "$t_p0" || true
+check "PCN silent: alice denied with 130 (insufficient resources), not left without an answer" \
+    expect_eq "state/code" "$(mn_status mn1 '"\(.state)/\(.last_code)"')" "denied/130"
+check "PCN silent: the HA sent its BU 3 times, then answered the HAR" \
+    expect_eq "HA messages" "$(node_msgs "$t_p0" "$EPOCHREALTIME" ha)" \
+    "rx HAR from aaah, tx BU, tx BU, tx BU, tx HAA"
+metric pcn_silent_denial_ms "$(ms_between "$(ev_ms mn1 tx RRQ "$t_p0")" "$(ev_ms mn1 rx RRP "$t_p0")")"
+check "PCN silent: no binding and no VPN information left for alice" \
+    expect_eq "HA binding / HA, FA1, AAAF-A profiles / AAAH sessions" \
+    "$(json_field "$(binding_of "$ALICE_HOA")" .care_of_address)/$(vpn_cache_lines ha | wc -l),$(vpn_cache_lines fa1 | wc -l),$(vpn_cache_lines aaafa | wc -l)/$(aaah_sessions)" \
+    "/0,0,0/0"
+bg_stop mnemu-mn1
+
+# --- 7. the AAAH goes away ------------------------------------------------------------------------------------
+narrate "The home AAA server is stopped: the MN is told 80 (home network unreachable), never silence."
+aaad_stop aaah
+say -a aaah "aaad stopped (SIGTERM, exit status ${TB_EXIT[aaad-aaah]})"
+mnemu_start_aaa mn2 bob@home.example 257 "$KEY_BOB_AAA" 0.0.0.0 --lifetime "$PCN_LIFETIME"
+wait_until 15 mn_settled mn2 || true
+check "AAAH down: denied with 80 (home network unreachable)" \
+    expect_eq "state/code" "$(mn_status mn2 '"\(.state)/\(.last_code)"')" "denied/80"
+bg_stop mnemu-mn2
