@@ -15,9 +15,9 @@
 #     window over the same TLS hops.
 #  4. Metrics: rate, p50, p99 for both, and ratio = registrations/s / null AMR round trips/s.
 
-BENCH_N=${BENCH_N:-200}
-BENCH_WINDOW=${BENCH_WINDOW:-16}
-BENCH_LIFETIME=${BENCH_LIFETIME:-600}
+BENCH_N=${TB_BENCH_N:-200}
+BENCH_WINDOW=${TB_BENCH_WINDOW:-16}
+BENCH_LIFETIME=${TB_BENCH_LIFETIME:-600}
 REGBENCH=$BUILD/testbed/regbench
 DIAMNULL=$BUILD/mipd/diam/diamnull
 BENCH_HOA_BASE=10.10.16.1

@@ -299,6 +299,8 @@ int main(int argc, char **argv)
                                          {"timeout-ms", required_argument, NULL, 't'},
                                          {"wait-peers", required_argument, NULL, 'W'},
                                          {"start-delay-ms", required_argument, NULL, 'D'},
+                                         {"chain-host", required_argument, NULL, 'C'},
+                                         {"chain-realm", required_argument, NULL, 'R'},
                                          {NULL, 0, NULL, 0}};
     int o;
     while ((o = getopt_long(argc, argv, "c:sn:r:H:w:t:W:D:C:R:", opts, NULL)) != -1) {
@@ -329,6 +331,12 @@ int main(int argc, char **argv)
             break;
         case 'D':
             start_delay_ms = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        case 'C':
+            g.chain_host = optarg;
+            break;
+        case 'R':
+            g.chain_realm = optarg;
             break;
         default:
             fprintf(stderr, "usage: diamnull -c FD.conf (--serve [--chain-host H [--chain-realm R]]"
