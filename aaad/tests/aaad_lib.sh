@@ -114,9 +114,10 @@ stop_pid() {
 # ctl SOCKET CMD: the daemon's JSON answer (mipctl speaks to any ctl.h socket).
 ctl_at() { "$MIPCTL" -s "$1" --json "${@:2}"; }
 
-# wait_open SOCKET N: until the daemon has N peers open (bounded: 20 s).
+# wait_open SOCKET N: until the daemon has N peers open (bounded: 60 s; TLS set-up of
+# several peers at once is slow on a loaded 2-core CI machine).
 wait_open() {
-    for _ in $(seq 200); do
+    for _ in $(seq 600); do
         [ "$(ctl_at "$1" status 2>/dev/null | jq -r '.peers_open // 0')" -ge "$2" ] && return 0
         sleep 0.1
     done
