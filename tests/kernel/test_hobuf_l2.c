@@ -436,6 +436,7 @@ static void phase_b(int cn_sock)
     struct hobuf_limits lim;
     hobuf_limits_default(&lim);
     lim.max_pkts = 50;
+    lim.hold_ms = 30000; /* see main(): only the overflow is under test here */
     hb = hobuf_new(lp, dp, NULL, &lim);
     CHECK(hb);
     mn_attach();
@@ -636,7 +637,13 @@ int main(void)
     CHECK(lp);
     dp = dp_new_netlink();
     CHECK(dp);
-    hb = hobuf_new(lp, dp, NULL, NULL);
+    /* Phase A sets up the new path (a namespace and a veth: several ip
+     * processes) while packets are held: under a loaded UML that can take
+     * longer than the 2 s default hold time, so hold them longer here. */
+    struct hobuf_limits lim_a;
+    hobuf_limits_default(&lim_a);
+    lim_a.hold_ms = 30000;
+    hb = hobuf_new(lp, dp, NULL, &lim_a);
     if (!hb)
         fail("hobuf_new: %s", strerror(errno));
     CHECK(if_nametoindex(HOBUF_IFNAME) == (unsigned)hobuf_ifindex(hb));
