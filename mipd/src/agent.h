@@ -89,7 +89,19 @@ typedef int (*agent_tx_fn)(void *ctx, const struct pkt_addr *to, const uint8_t *
     X(vpn_set_failed)                                                                              \
     X(vpn_plan_errors)                                                                             \
     X(vpn_no_default_sa)                                                                           \
-    X(vpn_removed)
+    X(vpn_removed)                                                                                 \
+    X(br_tx)                                                                                       \
+    X(br_retx)                                                                                     \
+    X(br_refreshed)                                                                                \
+    X(br_unanswered)                                                                               \
+    X(br_rx)                                                                                       \
+    X(br_malformed)                                                                                \
+    X(br_unknown_peer)                                                                             \
+    X(br_auth_failed)                                                                              \
+    X(br_replayed)                                                                                 \
+    X(br_silent)                                                                                   \
+    X(br_answered)                                                                                 \
+    X(br_bu_failed)
 
 struct agent_counters {
 #define X(n) uint64_t n;

@@ -365,10 +365,13 @@ static int load_pcn(struct cfgctx *x, config_setting_t *root, struct mipd_config
     const config_setting_t *g = config_setting_get_member(root, "pcn");
     if (!g || !config_setting_is_group(g))
         return fail(x, g ? g : root, "missing group 'pcn: { ... };' for role pcn");
-    static const char *const known[] = {"address",  "serves",      "replay_window",
-                                        "ha_peers", "default_sas", NULL};
+    static const char *const known[] = {"address",       "serves",      "replay_window",
+                                        "ha_peers",      "default_sas", "refresh_threshold_s",
+                                        "br_timeout_ms", NULL};
     if (check_known(x, g, "pcn", known) || get_addr(x, g, "address", true, &c->pcn.address) ||
         get_uint(x, g, "replay_window", 1, 86400, 7, &c->pcn.replay_window) ||
+        get_uint(x, g, "refresh_threshold_s", 0, 86400, 10, &c->pcn.refresh_threshold_s) ||
+        get_uint(x, g, "br_timeout_ms", 50, 60000, 1000, &c->pcn.br_timeout_ms) ||
         get_default_sas(x, g, c))
         return -1;
     const config_setting_t *l = config_setting_get_member(g, "serves");

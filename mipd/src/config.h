@@ -127,6 +127,10 @@ struct mipd_config {
         uint32_t replay_window;
         struct mipd_peer *ha_peers; /* pairwise keys with home agents */
         size_t n_ha_peers;
+        /* Lifetime refresh (seed claim 25): below this many seconds of a
+         * session's lifetime, a Binding Request to its HA; 0 = never. */
+        uint32_t refresh_threshold_s;
+        uint32_t br_timeout_ms; /* first BR retransmission timeout, doubled each time */
     } pcn;
 
     /* `default_sas` of the role's group (ha, fa or pcn). */

@@ -18,6 +18,10 @@
  *    [0057], [0076]); the HAA waits for every BA (seed Fig. 27).  A BU that is
  *    refused or never acknowledged fails the registration: HAA 4005 with a
  *    reply of code 130, and what the request set up is undone (FLOWS "HAA").
+ *
+ * Lifetime refresh (seed scenario 8, claim 25): a PCN asks with a Binding
+ * Request (255/17) before the VPN information it holds expires; handle_br
+ * answers with a BU when the binding still involves that PCN, else nothing.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -79,6 +83,10 @@ struct mn_state {
     struct mipd_sa fa_ha;
     struct reg_txn *txn;      /* a registration waiting for BAs */
     struct loop_timer forget; /* dynamic: dropped once its replay state is moot */
+    /* BUs answering Binding Requests, one per PCN at most; cancelled when
+     * the binding ends or a registration sends newer VPN information. */
+    struct bu_txn *refresh[HA_MAX_BU_GROUPS];
+    struct in_addr refresh_pcn[HA_MAX_BU_GROUPS]; /* the PCN of each */
     struct agent *agent;
 };
 
@@ -89,6 +97,7 @@ struct ha_state {
     struct hmap by_hoa;
     size_t n_bindings;
     size_t n_dynamic;
+    uint64_t *br_last; /* per ha.pcn_peers entry: last accepted BR identification */
 };
 
 /* What a registration that waits for its BAs must remember. */
@@ -177,6 +186,12 @@ int ha_init(struct agent *a)
     }
     hmap_init(&h->by_nai);
     hmap_init(&h->by_hoa);
+    h->br_last = calloc(a->cfg->ha.n_pcn_peers ? a->cfg->ha.n_pcn_peers : 1, sizeof(*h->br_last));
+    if (!h->br_last) {
+        free(h->mns);
+        free(h);
+        return -1;
+    }
     for (size_t i = 0; i < h->n_mns; i++) {
         struct mn_state *m = &h->mns[i];
         m->mn = &a->cfg->ha.mns[i];
@@ -326,11 +341,23 @@ static void reg_txn_abort(struct agent *a, struct reg_txn *t, const char *why);
 static void send_lifetime0_bus(struct agent *a, struct mn_state *m);
 static void forget_lost_pcns(struct agent *a, const struct reg_txn *t);
 
+/* Stops the BUs answering Binding Requests: a retransmission must not bring
+ * back at a PCN what a lifetime-0 BU or a newer BU replaced. */
+static void refresh_cancel(struct agent *a, struct mn_state *m)
+{
+    for (unsigned i = 0; i < HA_MAX_BU_GROUPS; i++)
+        if (m->refresh[i]) {
+            bu_cancel(a, m->refresh[i]);
+            m->refresh[i] = NULL;
+        }
+}
+
 /* Ends a binding: kernel state, VPN information (with a lifetime-0 BU to
  * each PCN that held it), and the session. */
 static void binding_free(struct agent *a, struct binding *b, bool tell_pcns)
 {
     struct mn_state *m = b->mn;
+    refresh_cancel(a, m);
     binding_unprogram(a, b);
     loop_timer_cancel(a->loop, &b->timer);
     m->b = NULL;
@@ -407,6 +434,7 @@ void ha_fini(struct agent *a)
     }
     hmap_free(&h->by_nai);
     hmap_free(&h->by_hoa);
+    free(h->br_last);
     free(h->mns);
     free(h);
     a->ha = NULL;
@@ -596,6 +624,7 @@ static int move_vpn(struct agent *a, struct mn_state *m, struct in_addr old_coa,
         return 0;
     if (!vpn_cache_move_fa(vs, old_coa, coa))
         return 0;
+    refresh_cancel(a, m); /* the move BUs carry the new VPN information */
     static char vwhy[VPN_ERR_MAX + 96];
     if (agent_vpn_set(a, m->session_id, m->mn->home_addr, vs->profiles, vs->n_profiles, vwhy,
                       sizeof(vwhy)) < 0) {
@@ -1052,6 +1081,7 @@ static int send_bus(struct agent *a, struct reg_txn *t, const struct aaa_har *ha
         *why = "out of memory";
         return -1;
     }
+    refresh_cancel(a, m); /* this registration's BUs carry the newer VPN information */
     for (unsigned i = 0; i < har->n_profiles && rc == 0; i++) {
         const struct vpn_profile *p = &har->profiles[i];
         if (p->gw_type != VPN_GW_DYNAMIC)
@@ -1514,6 +1544,171 @@ void ha_har_rx(struct agent *a, const struct aaa_har *har)
     OPENSSL_cleanse(&sa, sizeof(sa));
 }
 
+/* ---- Binding Request from a PCN (seed scenario 8, claim 25) ----------------
+ *
+ * Checked in this order, each refusal counted, logged and answered by
+ * nothing (a BR has no acknowledgement; the PCN retransmits), the state left
+ * alone:
+ *   undecodable ........................................ br_malformed
+ *   sender not in ha.pcn_peers ......................... br_unknown_peer
+ *   RO-auth missing, wrong SPI or HMAC ................. br_auth_failed
+ *   identification stale or not above the last BR's .... br_replayed
+ * then the identification counts as used.  The binding of the home address
+ * is looked up: when it exists, carries VPN information and some of its
+ * profiles are for that PCN (dynamic gateway = the PCN, as send_bus groups
+ * them), a BU with those profiles (the registration-time content) and the
+ * binding's remaining lifetime goes to the PCN through bu.c (retransmission,
+ * BA check): br_answered.  Otherwise the HA stays silent (br_silent), and the
+ * PCN lets the VPN information expire. */
+
+static void refresh_bu_done(struct agent *a, void *arg, struct bu_txn *t, int status)
+{
+    struct mn_state *m = arg;
+    struct in_addr pcn = {0};
+    for (unsigned i = 0; i < HA_MAX_BU_GROUPS; i++)
+        if (m->refresh[i] == t) {
+            m->refresh[i] = NULL;
+            pcn = m->refresh_pcn[i];
+        }
+    if (status != MIP_BA_ACCEPTED) {
+        a->cnt.br_bu_failed++;
+        log_warn("PCN %s did not take the refreshed VPN information of %s (status %d)",
+                 inet_ntoa(pcn), m->mn->nai, status);
+    }
+}
+
+/* Answers a fresh, authenticated BR of PCN pp: 0 when a BU went out, 1 when
+ * the HA stays silent, -1 when the BU could not be sent; *why says why not. */
+static int br_answer(struct agent *a, struct mn_state *m, const struct mipd_peer *pp,
+                     const char **why)
+{
+#define SILENT(reason)                                                                             \
+    do {                                                                                           \
+        *why = reason;                                                                             \
+        return 1;                                                                                  \
+    } while (0)
+    if (!m || !m->b)
+        SILENT("no binding for this home address");
+    if (m->txn)
+        SILENT("a registration is waiting for its BAs (its BUs will follow)");
+    struct vpn_session *vs = a->vpn && m->session_id ? vpn_cache_find(a->vpn, m->session_id) : NULL;
+    if (!vs)
+        SILENT("the binding carries no VPN information");
+    uint64_t now = loop_now_ms(a->loop);
+    if (m->b->expires_ms <= now)
+        SILENT("the binding is ending");
+    uint64_t left = (m->b->expires_ms - now + 999) / 1000;
+    unsigned slot = HA_MAX_BU_GROUPS;
+    for (unsigned i = 0; i < HA_MAX_BU_GROUPS; i++)
+        if (m->refresh[i] ? m->refresh_pcn[i].s_addr == pp->addr.s_addr : slot == HA_MAX_BU_GROUPS)
+            slot = i;
+    if (slot == HA_MAX_BU_GROUPS)
+        SILENT("too many refresh BUs in flight for this binding");
+#undef SILENT
+    struct vpn_info *vi = calloc(1, sizeof(*vi));
+    if (!vi) {
+        *why = "out of memory";
+        return -1;
+    }
+    snprintf(vi->session_id, sizeof(vi->session_id), "%s", m->session_id);
+    snprintf(vi->nai, sizeof(vi->nai), "%s", m->mn->nai);
+    vi->hoa = m->mn->home_addr;
+    vi->lifetime = (uint32_t)(left > 0xffff ? 0xffff : left);
+    for (unsigned j = 0; j < vs->n_profiles && vi->n < VPN_CVSE_MAX_PROFILES; j++) {
+        const struct vpn_profile *q = &vs->profiles[j];
+        if (q->gw_type != VPN_GW_DYNAMIC || q->src_gw.s_addr != pp->addr.s_addr)
+            continue;
+        vi->profiles[vi->n] = *q;
+        vi->profiles[vi->n].nai = NULL;
+        vi->profiles[vi->n].leg = VPN_LEG_FA_PCN;
+        vi->n++;
+    }
+    int rc = 0;
+    if (vi->n == 0) {
+        *why = "its VPN information no longer involves this PCN";
+        rc = 1;
+    } else {
+        /* A newer BR from the same PCN: the BU starts again (fresh lifetime). */
+        if (m->refresh[slot])
+            bu_cancel(a, m->refresh[slot]);
+        char e[VPN_ERR_MAX];
+        m->refresh[slot] = bu_start(a, pp->addr, pp, m->mn->home_addr, m->b->coa,
+                                    (uint16_t)vi->lifetime, vi, refresh_bu_done, m, e, sizeof(e));
+        m->refresh_pcn[slot] = pp->addr;
+        if (!m->refresh[slot]) {
+            static char err[VPN_ERR_MAX + 32];
+            snprintf(err, sizeof(err), "cannot send the BU: %s", e);
+            *why = err;
+            rc = -1;
+        }
+    }
+    vpn_info_clear(vi);
+    free(vi);
+    return rc;
+}
+
+static void handle_br(struct agent *a, const struct pkt_addr *from, const uint8_t *buf, size_t len)
+{
+    struct ha_state *h = a->ha;
+    const struct mipd_config *c = a->cfg;
+    struct mip_experimental m;
+    size_t off = 0;
+    a->cnt.br_rx++;
+    enum mip_err e = mip_get_experimental(buf, len, &m, &off);
+    if (e) {
+        a->cnt.br_malformed++;
+        agent_event_ip(a, "rx", "BR", from->addr, "-", -1);
+        log_info("dropped a malformed BR from %s: %s at offset %zu", inet_ntoa(from->addr),
+                 mip_err_str(e), off);
+        return;
+    }
+    char hoa[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &m.u.br.home_addr, hoa, sizeof(hoa));
+    const struct mipd_peer *peer = NULL;
+    size_t pi = 0;
+    for (; pi < c->ha.n_pcn_peers; pi++)
+        if (c->ha.pcn_peers[pi].addr.s_addr == from->addr.s_addr) {
+            peer = &c->ha.pcn_peers[pi];
+            break;
+        }
+    const char *why = NULL;
+    uint32_t spi = 0;
+    if (!peer) {
+        a->cnt.br_unknown_peer++;
+        why = "sender not in ha.pcn_peers";
+    } else if (!mip_verify_ro_auth(buf, len, &m.ext, c->vendor_id, peer->sa.key, peer->sa.keylen,
+                                   &spi) ||
+               spi != peer->sa.spi) {
+        a->cnt.br_auth_failed++;
+        why = spi && spi != peer->sa.spi ? "unknown SPI" : "RO authenticator missing or wrong";
+    } else if (mip_ident_check(m.u.br.identification, h->br_last[pi], a->ntp_now(),
+                               c->ha.replay_window) != MIP_IDENT_OK) {
+        a->cnt.br_replayed++;
+        why = "identification stale or not above the last (replay)";
+    }
+    if (why) {
+        agent_event_ip(a, "rx", "BR", from->addr, "-", -1);
+        log_warn("BR from %s for %s refused: %s", inet_ntoa(from->addr), hoa, why);
+        return;
+    }
+    h->br_last[pi] = m.u.br.identification;
+    struct mn_state *mn = find_by_hoa(h, m.u.br.home_addr);
+    agent_event_ip(a, "rx", "BR", from->addr, mn && mn->b && mn->session_id ? mn->session_id : "-",
+                   -1);
+    int rc = br_answer(a, mn, peer, &why);
+    if (rc != 0) {
+        if (rc > 0)
+            a->cnt.br_silent++;
+        else
+            a->cnt.br_bu_failed++;
+        log_info("BR from %s for %s: no BU (%s)", inet_ntoa(from->addr), hoa, why);
+        return;
+    }
+    a->cnt.br_answered++;
+    log_info("BR from %s for %s: BU with the VPN information of %s", inet_ntoa(from->addr), hoa,
+             mn->session_id);
+}
+
 void ha_rx(struct agent *a, const struct pkt_addr *from, const uint8_t *buf, size_t len)
 {
     if (len >= 1 && buf[0] == MIP_MSG_REG_REQUEST) {
@@ -1522,6 +1717,10 @@ void ha_rx(struct agent *a, const struct pkt_addr *from, const uint8_t *buf, siz
     }
     if (len >= 3 && buf[0] == MIP_MSG_EXPERIMENTAL && buf[2] == MIP_EXP_BINDING_ACK) {
         bu_ba_rx(a, from, buf, len);
+        return;
+    }
+    if (len >= 3 && buf[0] == MIP_MSG_EXPERIMENTAL && buf[2] == MIP_EXP_BINDING_REQUEST) {
+        handle_br(a, from, buf, len);
         return;
     }
     a->cnt.unknown_rx++;

@@ -30,6 +30,11 @@
  * objects back.  Lifetime 0 removes the session and its objects, and so does
  * its expiry.  BA 0 (bu_accepted).
  * The identification counts as used once the BU is authenticated and fresh.
+ *
+ * Lifetime refresh (seed scenario 8, claim 25): below pcn.refresh_threshold_s
+ * of a session's lifetime the PCN sends Binding Requests to the HA of the
+ * session's last BU until a BU for the home address comes or the session
+ * expires (pcn_refresh.h); the expiry tick drives both.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -39,6 +44,7 @@
 #include "agent.h"
 #include "log.h"
 #include "mip_proto.h"
+#include "pcn_refresh.h"
 #include "vpn_cache.h"
 #include "vpn_cvse.h"
 #include "vpn_dp.h"
@@ -49,11 +55,16 @@ struct pcn_state {
     uint64_t *last_ident; /* per configured HA peer */
     struct loop_timer expire_timer;
     struct agent *agent;
+    struct pcn_refresh *refresh; /* Binding Requests (pcn_refresh.h) */
 };
 
+/* Expiry (also of a session whose HA left a BR unanswered, seed scenario 8):
+ * its kernel objects go first (vpn_dp), then the cache entry. */
 static void session_expiring(struct vpn_session *s, void *arg)
 {
-    agent_vpn_remove(arg, s->id);
+    struct agent *a = arg;
+    agent_vpn_remove(a, s->id);
+    pcn_refresh_forget(a->pcn->refresh, s->id, true);
 }
 
 static void expire_tick(struct loop *l, void *arg)
@@ -65,6 +76,7 @@ static void expire_tick(struct loop *l, void *arg)
         a->cnt.expirations += n;
         log_info("%zu VPN session(s) expired", n);
     }
+    pcn_refresh_check(p->refresh, agent_now_s(a));
     loop_timer_arm(l, &p->expire_timer, PCN_EXPIRE_TICK_MS);
 }
 
@@ -77,7 +89,9 @@ int pcn_init(struct agent *a)
         calloc(a->cfg->pcn.n_ha_peers ? a->cfg->pcn.n_ha_peers : 1, sizeof(*p->last_ident));
     if (!a->vpn)
         a->vpn = vpn_cache_new();
-    if (!p->last_ident || !a->vpn) {
+    p->refresh = pcn_refresh_new(a);
+    if (!p->last_ident || !a->vpn || !p->refresh) {
+        pcn_refresh_free(p->refresh);
         free(p->last_ident);
         free(p);
         return -ENOMEM;
@@ -120,6 +134,7 @@ void pcn_fini(struct agent *a)
         (void)dp_udp_redirect_put(a->dp, s->addr, s->len, MIP_UDP_PORT);
     }
     loop_timer_cancel(a->loop, &p->expire_timer);
+    pcn_refresh_free(p->refresh);
     agent_vpn_fini(a);
     if (a->vpn) {
         vpn_cache_free(a->vpn);
@@ -280,6 +295,7 @@ static void handle_bu(struct agent *a, const struct pkt_addr *from, const uint8_
     inet_ntop(AF_INET, &m->u.bu.care_of_addr, coa, sizeof(coa));
     if (m->u.bu.lifetime == 0 || info.lifetime == 0) {
         agent_vpn_remove(a, info.session_id);
+        pcn_refresh_forget(p->refresh, info.session_id, false);
         bool had = vpn_cache_remove_id(a->vpn, info.session_id);
         log_info("VPN session %s of %s (%s) %s", info.session_id, info.nai, h,
                  had ? "removed" : "already gone");
@@ -298,14 +314,19 @@ static void handle_bu(struct agent *a, const struct pkt_addr *from, const uint8_
             vpn_info_clear(&info);
             return;
         }
-        if (!vpn_cache_set(a->vpn, info.session_id, nai, m->u.bu.home_addr, m->u.bu.care_of_addr,
-                           info.profiles, info.n, life, agent_now_s(a), err, sizeof(err))) {
+        struct vpn_session *s =
+            vpn_cache_set(a->vpn, info.session_id, nai, m->u.bu.home_addr, m->u.bu.care_of_addr,
+                          info.profiles, info.n, life, agent_now_s(a), err, sizeof(err));
+        if (!s) {
             a->cnt.vpn_cache_errors++;
             agent_vpn_restore(a, info.session_id);
             send_ba(a, from, peer, m, MIP_BA_INSUFFICIENT_RESOURCES, ident, info.session_id, err);
             vpn_info_clear(&info);
             return;
         }
+        /* Its lifetime is watched from now on; a BR round for the home
+         * address has its answer (seed scenario 8). */
+        pcn_refresh_updated(p->refresh, s, pi, agent_now_s(a));
         log_info("VPN session %s of %s (%s) via %s: %u profile(s), lifetime %u", info.session_id,
                  info.nai, h, coa, info.n, life);
     }

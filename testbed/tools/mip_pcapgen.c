@@ -429,7 +429,7 @@ int main(int argc, char **argv)
     m.u.br.identification = BR_IDENT;
     n = build_experimental(buf, sizeof(buf), &m, false, false);
     emit_udp(&o, ADDR_CA, MIP_UDP_PORT, ADDR_HA, MIP_UDP_PORT, buf, n,
-             "Binding Request (type 255/17; RO-auth CVSE)");
+             "Binding Request (type 255/17; RO-auth CVSE), as a PCN sends it to the HA");
 
     memset(&m, 0, sizeof(m));
     m.subtype = MIP_EXP_BINDING_WARNING;

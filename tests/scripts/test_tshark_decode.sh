@@ -17,6 +17,9 @@
 #    NVSE (mip_proto.h), as mnemu sends them on a move: no Malformed, the
 #    stock mip.* fields, our fields (mip4vpn.prev_fa, mip4vpn.service_update.code),
 #    our decoder accepts them; a wrong data length / unknown request code is flagged.
+# 8. The Binding Request (frame 8) byte for byte as written by hand from
+#    mip_proto.h: the layout mipd's PCN sends (mipd/src/pcn_refresh.c; the
+#    unit test test_pcn_refresh checks the PCN's BR equals the encoder's).
 set -u
 
 BUILD_DIR=${1:-${MIP_BUILD_DIR:-}}
@@ -100,7 +103,7 @@ fi
 
 # ---- field values ----------------------------------------------------------
 FIELDS=(frame.number frame.protocols ip.src ip.dst ip.ttl ip.checksum.status
-    udp.srcport udp.dstport udp.checksum.status
+    udp.srcport udp.dstport udp.length udp.checksum.status _ws.col.Info
     icmp.type icmp.code icmp.checksum.status icmp.num_addrs icmp.lifetime icmp.router_address
     icmp.pref_level icmp.mip.type icmp.mip.seq icmp.mip.life icmp.mip.flags icmp.mip.r
     icmp.mip.f icmp.mip.h icmp.mip.rt icmp.mip.coa icmp.mip.challenge
@@ -111,9 +114,10 @@ FIELDS=(frame.number frame.protocols ip.src ip.dst ip.ttl ip.checksum.status
     mip4vpn.type mip4vpn.length mip4vpn.subtype mip4vpn.ident
     mip4vpn.bu.flags mip4vpn.bu.flags.a mip4vpn.bu.flags.i mip4vpn.bu.flags.m mip4vpn.bu.flags.g
     mip4vpn.bu.lifetime mip4vpn.bu.hoa mip4vpn.bu.coa
-    mip4vpn.ba.status mip4vpn.ba.lifetime mip4vpn.ba.hoa mip4vpn.br.hoa mip4vpn.bw.hoa
+    mip4vpn.ba.status mip4vpn.ba.lifetime mip4vpn.ba.hoa mip4vpn.br.reserved mip4vpn.br.hoa mip4vpn.bw.hoa
     mip4vpn.bw.target mip4vpn.ext.type mip4vpn.cvse.vendor mip4vpn.cvse.type mip4vpn.cvse.data
-    mip4vpn.nvse.type mip4vpn.nvse.data mip4vpn.auth.spi mip4vpn.service_update.code)
+    mip4vpn.nvse.type mip4vpn.nvse.data mip4vpn.auth.spi mip4vpn.auth.hmac
+    mip4vpn.service_update.code)
 args=()
 for f in "${FIELDS[@]}"; do
     args+=(-e "$f")
@@ -272,11 +276,21 @@ expect 7 mip4vpn.ident 0xe8c1a2c000000001
 expect 7 mip4vpn.ext.type 38
 expect 7 mip4vpn.cvse.type 1
 
+# frame 8: Binding Request as a PCN sends it to the HA (seed scenario 8):
+# fixed part + RO-auth CVSE only, 62 octets.
+expect 8 ip.src $CA
+expect 8 ip.dst $HA
+expect 8 udp.length 70
+expect 8 _ws.col.Info "Binding Request: HoA=$HOA"
 expect 8 mip4vpn.length 14
 expect 8 mip4vpn.subtype 17
+expect 8 mip4vpn.br.reserved 0x00
 expect 8 mip4vpn.br.hoa $HOA
 expect 8 mip4vpn.ident 0xe8c1a2c100000002
+expect 8 mip4vpn.ext.type 38
 expect 8 mip4vpn.cvse.type 1
+expect 8 mip4vpn.bu.hoa ""
+expect 8 mip4vpn.ba.status ""
 
 expect 9 mip4vpn.length 10
 expect 9 mip4vpn.subtype 16
@@ -307,6 +321,7 @@ expect_filter 'mip4vpn.type == 255' '6 7 8 9 '
 expect_filter 'mip4vpn.subtype == 18 && mip4vpn.bu.hoa == 192.0.2.10 && mip4vpn.bu.lifetime == 300' '6 '
 expect_filter 'mip4vpn.subtype == 19 && mip4vpn.ba.status == 0' '7 '
 expect_filter 'mip4vpn.subtype == 17' '8 '
+expect_filter 'mip4vpn.subtype == 17 && mip4vpn.br.hoa == 192.0.2.10 && mip4vpn.ident == 0xe8c1a2c100000002' '8 '
 expect_filter 'mip4vpn.subtype == 16 && mip4vpn.bw.target == 203.0.113.1' '9 '
 expect_filter 'mip4vpn.auth.spi == 4097 && mip4vpn.cvse.vendor == 32473' '6 7 8 9 '
 expect_filter 'mip4vpn.nvse.type == 3' '3 '
@@ -553,6 +568,23 @@ if command -v text2pcap >/dev/null; then
     fi
 else
     fail "text2pcap not installed (wireshark-common): move frames not checked"
+fi
+
+# ---- 8. the Binding Request byte for byte (mip_proto.h layout) ------------------
+# Type 255 | Length 14 | Subtype 17 | Reserved 0 | HoA 192.0.2.10 | Identification,
+# then the RO-auth CVSE: 38 | 0 | Length 42 | Vendor-ID 32473 | type 1 | SPI 4097 |
+# HMAC-SHA-256 (key_ro) over every octet before the HMAC.
+if command -v openssl >/dev/null && command -v perl >/dev/null; then
+    BR_HEX="ff0e1100c000020ae8c1a2c100000002""2600002a00007ed9""000100001001"
+    BR_MAC=$(printf '%s' "$BR_HEX" | hex2bin |
+        openssl dgst -sha256 -hmac "ha-ca route optimisation key 256" -r | cut -d' ' -f1)
+    got=$(payload 8)
+    if [ "$got" = "$BR_HEX$BR_MAC" ]; then
+        pass "frame 8: the Binding Request is byte for byte the mip_proto.h layout"
+    else
+        fail "frame 8: payload $got, expected $BR_HEX$BR_MAC"
+    fi
+    expect 8 mip4vpn.auth.hmac "$BR_MAC"
 fi
 
 echo "tshark decode: $passes passed, $fails failed"
