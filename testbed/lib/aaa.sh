@@ -20,6 +20,11 @@
 #   msgs_are T0 T1 NODE=MSGS...      each node's messages in its own order are the seeds'
 #   vpn_cache_is NODE [LINE...]      the node's VPN information cache is exactly these profiles
 #   capture_start / pcap_diameter_tls  backbone capture; Diameter only inside TLS
+#   cgw_sla DB NAI NUM HOA           the company gateway's static SAs/policies/firewall (SLA)
+#   vpn_traffic / probe_delivered    probes both ways, backbone capture, TOS as delivered
+#   esp_only / sa_bytes / sa_rose    ESP only between the right pairs; SA byte counters
+#   first_probe_start / first_probe_ms  Reg Req -> first probe through the VPN
+#   vpn_kernel_of / kstate_has / ping_answers  per-MN kernel objects, kernel lines, reachability
 #
 # Peering (FLOWS.md): FA1, FA2 <-> AAAF-A <-> relay <-> AAAH <-> HA; FA3 <-> AAAF-B <-> AAAH.
 # Every link is declared on both ends: freeDiameter accepts an incoming connection only from
@@ -211,6 +216,18 @@ EOF
     fd_conf ha "$TB_WORK/fd-ha.conf"
 }
 
+# FA <-> FA pairwise keys (hand-off BUs, DESIGN §6): one per pair, SPI 0x300 + pair index.
+# TB_SMOOTH_HANDOFF=false turns smooth hand-off off (the comparison runs of the move scenarios).
+_tb_fa_peers() { # FA -> the fa_peers list of its configuration
+    local fa=$1 other k i=0 out=''
+    for other in fa1 fa2 fa3; do
+        [ "$other" = "$fa" ] && continue
+        k=$(cat "$TB_WORK/key-$(printf '%s\n' "$fa" "$other" | sort | paste -sd- -)")
+        i=$(printf '%s\n' "$fa" "$other" | sort | paste -sd- - | sed 's/fa1-fa2/1/; s/fa1-fa3/2/; s/fa2-fa3/3/')
+        out+="${out:+, }{ address = \"${TB_FA_BB[$other]}\"; spi = $((0x300 + i)); key = \"$k\"; }"
+    done
+    echo "( $out )"
+}
 mipd_aaa_fa_conf() { # FA FILE
     local fa=$1
     cat >"$2" <<EOF
@@ -228,6 +245,9 @@ fa: {
   reverse_tunnel = true;
   challenge = true;
   aaa = { diameter_conf = "$TB_WORK/fd-$fa.conf"; timeout_ms = ${TB_FA_AAA_TIMEOUT_MS:-5500}; };
+  smooth_handoff = ${TB_SMOOTH_HANDOFF:-true};
+  bu_timeout_ms = ${TB_BU_TIMEOUT_MS:-400};
+  fa_peers = $(_tb_fa_peers "$fa");
 };
 EOF
     fd_conf "$fa" "$TB_WORK/fd-$fa.conf"
@@ -463,6 +483,7 @@ aaa_world_up() {
         openssl rand -hex 16 >"$TB_WORK/key-alice-aaa"
         openssl rand -hex 16 >"$TB_WORK/key-bob-aaa"
         openssl rand -hex 32 >"$TB_WORK/key-ha-pcn"
+        for n in fa1-fa2 fa1-fa3 fa2-fa3; do openssl rand -hex 32 >"$TB_WORK/key-$n"; done
     )
     KEY_ALICE_AAA=$(cat "$TB_WORK/key-alice-aaa")
     KEY_BOB_AAA=$(cat "$TB_WORK/key-bob-aaa")
@@ -479,6 +500,9 @@ aaa_world_up() {
     for fa in fa1 fa2 fa3; do mipd_aaa_fa_conf "$fa" "$TB_WORK/mipd-$fa.conf"; done
     mipd_pcn_conf "$TB_WORK/mipd-pcn.conf" "$TB_HA_PCN_SPI" "$KEY_HA_PCN"
 
+    # Each agent's kernel before its daemon runs: afterwards it must hold this plus exactly the
+    # daemon's shadow, and this alone once the daemon has nothing left to hold.
+    for n in ha fa1 fa2 fa3 pcn; do kstate "$n" >"$TB_WORK/base-$n.txt"; done
     aaad_start aaah aaah home "$TB_WORK/aaad-aaah.conf"
     relay_start
     aaad_start aaafa aaafa foreign "$TB_WORK/aaad-aaafa.conf"
@@ -526,12 +550,14 @@ pcap_diameter_tls() {
 # mnemu_start_aaa MN NAI MN_AAA_SPI MN_AAA_KEY HOA [mnemu options...]: the MN authenticates to
 # its home AAA (RFC 3012 MN-AAA extension over the FA's challenge); HOA 0.0.0.0 asks the AAAH
 # for a home address (pool).  The MN-HA key comes from the AAAH (RFC 3957 nonce in the reply).
+# Its first retransmission waits TB_MN_RETX_MS (4 s): the chain of TLS hops and relays takes
+# well over a second in a loaded UML guest, and a retransmission would start a second AMR.
 mnemu_start_aaa() {
     local mn=$1 nai=$2 spi=$3 key=$4 hoa=$5
     shift 5
     rm -f "$(mn_sock "$mn")"
     bg_start "mnemu-$mn" "$mn" "$MNEMU" --iface mn0 --nai "$nai" --hoa "$hoa" --ha "$TB_HA_HOME" \
-        --mn-aaa "$spi:$key" --ctl "$(mn_sock "$mn")" \
+        --mn-aaa "$spi:$key" --ctl "$(mn_sock "$mn")" --retx-ms "${TB_MN_RETX_MS:-4000}" \
         --events "$(mn_events "$mn")" --name "$mn" "$@"
     wait_until 5 test -S "$(mn_sock "$mn")"
 }
@@ -593,4 +619,209 @@ in_prefix() { # ADDR PREFIX -> yes|no
     ai=$(((a1 << 24) | (a2 << 16) | (a3 << 8) | a4))
     ni=$(((n1 << 24) | (n2 << 16) | (n3 << 8) | n4))
     if [ $(((ai ^ ni) >> (32 - len))) = 0 ]; then echo yes; else echo no; fi
+}
+
+# --- the VPN data plane (DESIGN §8; seeds [0045]-[0062]) --------------------------------------
+# cgw_sla DB NAI NUM HOA: the company gateway's side of the SLA with the home ISP (seed [0026]):
+# static ESP tunnel-mode SAs and policies towards the HA for the user's profile NUM, the keys
+# read from the VPN database (vpnadm --show-keys; they go to `ip -batch` on its standard input,
+# never onto a command line or into a log); and the company's firewall: nothing enters its LAN
+# from outside except through those SAs (an XFRM "block" policy under the SLA's, so a user who
+# is not on the company's list has no way in, seeds scenario 1).  The gateway honours the
+# SLA's down-link class as well: it marks what it sends into the tunnel with the profile's
+# down-link DSCP (tunnel mode copies it to the outer header, as the agents' marking does).
+_tb_dscp() { # DSCP class name or number -> number
+    case "$1" in
+    EF) echo 46 ;;
+    AF[1-4][1-3]) echo $((${1:2:1} * 8 + ${1:3:1} * 2)) ;;
+    CS[0-7]) echo $((${1:2:1} * 8)) ;;
+    [0-9] | [0-9][0-9]) echo "$1" ;;
+    *) return 1 ;;
+    esac
+}
+_tb_xfrm_alg() { # ENC|INTEG NAME -> "KERNEL_NAME KEY_BYTES [TRUNC_BITS]"
+    case "$1:$2" in
+    enc:aes-cbc-128) echo "cbc(aes) 16" ;;
+    enc:aes-cbc-256) echo "cbc(aes) 32" ;;
+    integ:hmac-sha256) echo "hmac(sha256) 32 128" ;;
+    integ:hmac-sha1) echo "hmac(sha1) 20 96" ;;
+    *) return 1 ;;
+    esac
+}
+cgw_sla() {
+    local db=$1 nai=$2 num=$3 hoa=$4 p enc integ ek ik et spi_up spi_down ku kd
+    p=$("$VPNADM" -d "$db" --json --show-keys profile list |
+        jq -c --arg n "$nai" --argjson k "$num" '.[] | select(.nai == $n and .profile == $k)')
+    [ -n "$p" ] || { echo "cgw_sla: no profile $nai #$num" >&2; return 1; }
+    read -r enc ek < <(_tb_xfrm_alg enc "$(jq -r .enc <<<"$p")") ||
+        { echo "cgw_sla: cipher $(jq -r .enc <<<"$p") not supported here" >&2; return 1; }
+    read -r integ ik et < <(_tb_xfrm_alg integ "$(jq -r .integ <<<"$p")") ||
+        { echo "cgw_sla: integrity $(jq -r .integ <<<"$p") not supported here" >&2; return 1; }
+    spi_up=$(jq -r .spi_up <<<"$p")
+    spi_down=$(jq -r .spi_down <<<"$p")
+    ku=$(jq -r .keys.up <<<"$p")
+    kd=$(jq -r .keys.down <<<"$p")
+    # A profile key is the cipher key followed by the integrity key (vpnadm, vpn_profile.h).
+    local eh=$((ek * 2)) ih=$((ik * 2))
+    local eu=${ku:0:eh} au=${ku:eh:ih} ed=${kd:0:eh} ad=${kd:eh:ih}
+    _tb_ip cgw -batch - <<EOB
+xfrm state add src $TB_HA_HOME dst $TB_CGW_BB proto esp spi $spi_up mode tunnel enc $enc 0x$eu auth-trunc $integ 0x$au $et
+xfrm state add src $TB_CGW_BB dst $TB_HA_HOME proto esp spi $spi_down mode tunnel enc $enc 0x$ed auth-trunc $integ 0x$ad $et
+xfrm policy add src $TB_CN1_NET dst $hoa/32 dir out tmpl src $TB_CGW_BB dst $TB_HA_HOME proto esp spi $spi_down mode tunnel
+xfrm policy add src $hoa/32 dst $TB_CN1_NET dir fwd tmpl src $TB_HA_HOME dst $TB_CGW_BB proto esp mode tunnel
+xfrm policy add src 0.0.0.0/0 dst $TB_CN1_NET dir fwd priority 1000 action block
+EOB
+    local rc=$?
+    ku='' kd='' eu='' au='' ed='' ad=''
+    [ $rc = 0 ] || return $rc
+    local down; down=$(_tb_dscp "$(jq -r .dscp_down <<<"$p")") || return 1
+    p=''
+    tb_exec cgw iptables-legacy -w -t mangle -A FORWARD -s "$TB_CN1_NET" -d "$hoa/32" \
+        -j DSCP --set-dscp "$down"
+}
+
+# sa_bytes NODE: one line per XFRM SA of the node, "SPI SRC DST BYTES" (never its keys).
+sa_bytes() {
+    ip -n "$(_tb_ns "$1")" -s xfrm state 2>/dev/null | awk '
+        /^src / { src = $2; dst = $4; next }
+        /^\tproto / { spi = $4; sub(/\(.*$/, "", spi); next }
+        /^\tlifetime current:/ { getline; sub(/\(bytes\),?/, "", $1); printf "%s %s %s %s\n", spi, src, dst, $1 }' |
+        while read -r spi src dst bytes; do echo "$(_tb_hex "$spi") $src $dst $bytes"; done
+}
+# sa_rose NODE BEFORE_FILE: every SA the node holds now carried more bytes than in BEFORE_FILE
+# (a sa_bytes snapshot); prints each SA with its byte count.
+sa_rose() {
+    local node=$1 before=$2 now bad=0 n=0 spi src dst bytes b0
+    now=$(sa_bytes "$node")
+    [ -n "$now" ] || { echo "$node: no SA"; return 1; }
+    while read -r spi src dst bytes; do
+        n=$((n + 1))
+        b0=$(awk -v s="$spi" -v a="$src" -v d="$dst" '$1 == s && $2 == a && $3 == d { print $4 }' "$before")
+        echo "$node $spi $src>$dst +$((bytes - ${b0:-0})) B"
+        [ "$bytes" -gt "${b0:-0}" ] || bad=1
+    done <<<"$now"
+    [ $bad = 0 ]
+}
+
+# esp_pairs FILE: the capture's ESP frames as "SRC>DST dscp D: N" lines (outer header).
+esp_pairs() {
+    tshark -n -r "$1" -Y esp -T fields -e ip.src -e ip.dst -e ip.dsfield.dscp 2>/dev/null |
+        awk '{ c[$1 ">" $2 " dscp " $3]++ } END { for (k in c) print k ": " c[k] }' | sort
+}
+# esp_only FILE PORTS_FILTER WANT...: in the capture, the probe traffic (tshark filter, e.g.
+# "udp.port == 5101") never appears as such (in clear or inside IP-in-IP: tshark decodes the
+# inner header of both), and the ESP frames run exactly between the WANT pairs, each given as
+# "SRC>DST dscp D" (the outer DSCP the profile's class gives that direction), at least MIN times.
+esp_only() {
+    local f=$1 filter=$2 min=$3; shift 3
+    local clear pairs want rc=0 got
+    clear=$(pcap_count "$f" "$filter")
+    pairs=$(esp_pairs "$f")
+    echo "probe frames not inside ESP: $clear; ESP: $(paste -sd, - <<<"$pairs")"
+    [ "$clear" = 0 ] || rc=1
+    for want in "$@"; do
+        got=$(awk -v w="$want: " 'index($0, w) == 1 { print substr($0, length(w) + 1) }' <<<"$pairs")
+        [ "${got:-0}" -ge "$min" ] || { echo "missing: $want (>= $min frames), got ${got:-0}"; rc=1; }
+    done
+    # Nothing else: every ESP pair seen is one of the wanted ones.
+    while IFS= read -r got; do
+        [ -n "$got" ] || continue
+        local ok=0
+        for want in "$@"; do [ "${got%%: *}" = "$want" ] && ok=1; done
+        [ $ok = 1 ] || { echo "unexpected ESP: $got"; rc=1; }
+    done <<<"$pairs"
+    return $rc
+}
+# probe_tos FILE -> the TOS octets of a probe result (mprobe recv), "0xb8:200" items
+probe_tos() { jq -r '.tos // {} | to_entries | map("\(.key):\(.value)") | join(" ")' "$1" 2>/dev/null; }
+
+# vpn_traffic NAME MN HOA CN_NODE CN PORT: 200 sequenced probes/s for 1 s each way at once
+# between the MN (from its home address) and a correspondent: up MN -> CN:PORT, down
+# CN -> HOA:PORT+1, with a backbone capture $TB_WORK/NAME.pcap.  The receivers' results
+# (mprobe recv: counts, TOS as delivered) land in $TB_WORK/NAME-up.json and NAME-down.json.
+vpn_traffic() {
+    local name=$1 mn=$2 hoa=$3 cnn=$4 cn=$5 port=$6
+    rm -f "$TB_WORK/$name-up.json" "$TB_WORK/$name-down.json"
+    bg_start "$name-rx-up" "$cnn" "$MPROBE" recv --port "$port" --out "$TB_WORK/$name-up.json" \
+        --duration 10 --linger 300
+    bg_start "$name-rx-down" "$mn" "$MPROBE" recv --port "$((port + 1))" --bind "$hoa" \
+        --out "$TB_WORK/$name-down.json" --duration 10 --linger 300
+    capture_start "$name"
+    tb_exec "$mn" "$MPROBE" send --dst "$cn" --src "$hoa" --port "$port" --rate 200 --duration 1 \
+        >"$TB_WORK/$name-send-up.json" &
+    local up=$!
+    tb_exec "$cnn" "$MPROBE" send --dst "$hoa" --port "$((port + 1))" --rate 200 --duration 1 \
+        >"$TB_WORK/$name-send-down.json"
+    wait "$up" || true
+    wait_until 10 test -s "$TB_WORK/$name-up.json" || true
+    wait_until 10 test -s "$TB_WORK/$name-down.json" || true
+    capture_stop "$name"
+    bg_stop "$name-rx-up"
+    bg_stop "$name-rx-down"
+}
+# probe_delivered NAME DIR TOS: the DIR (up|down) probes of vpn_traffic NAME all arrived,
+# each with the TOS octet TOS (the profile's DSCP class << 2, as delivered to the host).
+probe_delivered() {
+    local r="$TB_WORK/$1-$2.json" s="$TB_WORK/$1-send-$2.json"
+    echo "sent $(jq -r '.sent // "?"' "$s" 2>/dev/null), received $(jq -r '.received // "?"' "$r" 2>/dev/null), lost $(jq -r '.lost // "?"' "$r" 2>/dev/null); TOS as delivered: $(probe_tos "$r")"
+    [ -s "$r" ] && jq -e --arg t "$3" '.received > 0 and .lost == 0 and (.tos | keys) == [$t]' "$r" >/dev/null
+}
+# vpn_kernel_of NODE HOA: the node's kernel objects for that home address (`mipctl vpn-kernel`),
+# one "KIND ..." line each.
+vpn_kernel_of() {
+    mipctl_json "$1" vpn-kernel | jq -r --arg h "$2" '(if type == "array" then . else .items // [] end)[]
+        | select(.hoa == $h) | "\(.kind) \(.spi // "") \(.src // "") \(.dst // "") \(.dir // "")"'
+}
+
+# first_probe_start MN HOA CN_NODE CN PORT: 100 probes/s from the MN towards CN for 10 s, from
+# before its registration (the MN's home address may not be usable yet: IP_FREEBIND).
+# first_probe_ms T0_MS TOS: ms from T0_MS to the first probe delivered with the TOS octet of
+# the profile's up-link class: only the VPN path marks it (the probes leave the MN unmarked),
+# so that is the first probe through the VPN.
+first_probe_start() {
+    local mn=$1 hoa=$2 cnn=$3 cn=$4 port=$5
+    rm -f "$TB_WORK/first-probe.json"
+    bg_start first-probe-rx "$cnn" "$MPROBE" recv --port "$port" --out "$TB_WORK/first-probe.json" \
+        --duration 15 --linger 100
+    bg_start first-probe-tx "$mn" "$MPROBE" send --dst "$cn" --src "$hoa" --port "$port" --rate 100 \
+        --duration 10
+}
+first_probe_ms() {
+    bg_stop first-probe-tx
+    bg_stop first-probe-rx # recv writes its result when signalled
+    jq -r --argjson t0 "$1" --arg tos "$2" \
+        '.tos_first_ts[$tos] // empty | . * 1000 - $t0 | floor' "$TB_WORK/first-probe.json" 2>/dev/null
+}
+vpn_kernel_has() { [ -n "$(vpn_kernel_of "$1" "$2")" ]; } # NODE HOA
+aaah_sessions_are() { [ "$(aaah_sessions)" = "$1" ]; }
+
+# kstate_has NODE PATTERN...: the node's kernel state (kstate lines) has a line matching each
+# extended regular expression; a PATTERN written "!RE" must match no line.
+kstate_has() {
+    local node=$1 st p rc=0
+    shift
+    st=$(kstate "$node")
+    for p in "$@"; do
+        if [ "${p:0:1}" = "!" ]; then
+            if grep -qE -- "${p:1}" <<<"$st"; then
+                echo "unexpected: $(grep -E -- "${p:1}" <<<"$st" | paste -sd, -)"
+                rc=1
+            fi
+        elif grep -qE -- "$p" <<<"$st"; then
+            echo "$(grep -E -- "$p" <<<"$st" | head -n1)"
+        else
+            echo "missing: $p"
+            rc=1
+        fi
+    done
+    return $rc
+}
+
+# ping_answers MN SRC DST WANT: of 3 UDP echo probes from SRC (on the MN) to DST:5103 (an
+# `mprobe echo` there), exactly WANT are answered.
+ping_answers() {
+    local r got
+    r=$(tb_exec "$1" "$MPROBE" ping --dst "$3" --src "$2" --port 5103 --count 3 --timeout-ms 1000 2>&1)
+    got=$(jq -r '.received // empty' <<<"$r" 2>/dev/null)
+    expect_eq "answered (of 3)" "$got" "$4"
 }

@@ -111,11 +111,63 @@ wait_until() { # SECONDS CMD...
 }
 
 # --- kernel state -------------------------------------------------------------
-# Both sides are printed as sorted lines "tunnel NAME remote R", "route DST dev D table T
-# [via G]", "rule PRIO from SRC iif I table T", "proxy ADDR dev D" so that they compare.
+# Both sides are printed as sorted lines so that they compare:
+#   tunnel NAME remote R                      IP-in-IP device
+#   route DST dev D table T [via G]           unicast route (not kernel-made, not table local)
+#   rule PRIO from SRC [to DST] iif I table T policy-routing rule
+#   proxy ADDR dev D                          proxy ARP entry
+#   sa PROTO spi SPI src A dst B              XFRM SA (never its keys)
+#   sp DIR SRC DST tmpl A B PROTO spi SPI     XFRM policy and its template
+#   dscp_set SET / dscp_class DSCP SET        ipset of a DSCP class / its mangle FORWARD rule
+#   mark SET SRC,DST                          ipset element (DSCP marking of one selector)
+#   udp_redirect DST PORT                     nat PREROUTING REDIRECT (PCN interception)
 
 _TB_TABLE_JQ='def tbl: if . == null or . == "main" then 254 elif . == "local" then 255
   elif . == "default" then 253 else (tonumber? // .) end;'
+
+# Normalises "0x00001001" and "4097" alike to "0x1001".
+_tb_hex() { printf '0x%x' "$(($1))"; }
+
+# `ip xfrm state` / `ip xfrm policy` text -> "sa ..." / "sp ..." lines.  Only the first lines
+# of an SA block are read (src/dst, proto/spi): its key lines are never looked at.
+_tb_xfrm_lines() { # NS
+    ip -n "$1" xfrm state 2>/dev/null | awk '
+        /^src / { src = $2; dst = $4; next }
+        /^\tproto / { spi = $4; sub(/\(.*$/, "", spi); printf "sa %s spi %s src %s dst %s\n", $2, spi, src, dst }' |
+        while read -r k proto _ spi rest; do echo "$k $proto spi $(_tb_hex "$spi") $rest"; done
+    ip -n "$1" xfrm policy 2>/dev/null | awk '
+        function flush() { if (have) printf "sp %s %s %s tmpl %s %s %s spi %s\n", dir, src, dst, ts, td, proto, spi; have = 0 }
+        /^src / { flush(); src = $2; dst = $4; dir = "?"; ts = td = proto = "-"; spi = 0; have = 1; next }
+        /^\tdir / { dir = $2; next }
+        /^\ttmpl / { ts = $3; td = $5; next }
+        /^\t\tproto / { proto = $2; spi = $4; sub(/\(.*$/, "", spi); next }
+        END { flush() }' |
+        while read -r k dir src dst t ts td proto _ spi; do
+            echo "$k $dir $src $dst $t $ts $td $proto spi $(_tb_hex "$spi")"
+        done
+}
+
+# ipset and iptables-legacy (mangle FORWARD DSCP rules, nat PREROUTING REDIRECT) of a node.
+_tb_netfilter_lines() { # NODE
+    tb_exec "$1" ipset save 2>/dev/null | awk '
+        $1 == "create" && $2 ~ /^mipd_dscp_/ { print "dscp_set " $2 }
+        $1 == "add" && $2 ~ /^mipd_dscp_/ {
+            split($3, p, ",")
+            for (i = 1; i <= 2; i++) if (p[i] !~ /\//) p[i] = p[i] "/32"
+            print "mark " $2 " " p[1] "," p[2] }'
+    tb_exec "$1" iptables-legacy-save -t mangle 2>/dev/null | awk '
+        function strtonum(x,  n, i) { # mawk has none: "0x2e" -> 46
+            x = tolower(x); sub(/^0x/, "", x); n = 0
+            for (i = 1; i <= length(x); i++) n = n * 16 + index("0123456789abcdef", substr(x, i, 1)) - 1
+            return n }
+        /^-A FORWARD / && /--match-set mipd_dscp_/ && /-j DSCP/ {
+            for (i = 1; i <= NF; i++) { if ($i == "--match-set") set = $(i + 1); if ($i == "--set-dscp") d = $(i + 1) }
+            printf "dscp_class %d %s\n", strtonum(d), set }'
+    tb_exec "$1" iptables-legacy-save -t nat 2>/dev/null | awk '
+        /^-A PREROUTING / && /-j REDIRECT/ {
+            for (i = 1; i <= NF; i++) { if ($i == "-d") d = $(i + 1); if ($i == "--to-ports") p = $(i + 1) }
+            print "udp_redirect " d " " p }'
+}
 
 kstate() { # NODE
     local ns; ns=$(_tb_ns "$1")
@@ -130,13 +182,18 @@ kstate() { # NODE
         ip -n "$ns" -j rule show | jq -r "$_TB_TABLE_JQ"' .[]
             | select(.priority != 0 and .priority != 32766 and .priority != 32767)
             | "rule \(.priority) from \(.src // "all")\(if .srclen and .srclen != 32 then "/\(.srclen)" else "" end)"
+              + (if .dst then " to \(.dst)\(if .dstlen and .dstlen != 32 then "/\(.dstlen)" else "" end)" else "" end)
               + " iif \(.iif // "-") table \(.table | tbl)"'
         ip -n "$ns" -j neigh show proxy | jq -r '.[] | "proxy \(.dst) dev \(.dev)"'
+        _tb_xfrm_lines "$ns"
+        _tb_netfilter_lines "$1"
     } | sort
 }
 
 kshadow() { # the JSON answer of `mipctl kernel --json` on stdin
-    jq -r '.items[]? |
+    jq -r 'def hex: ltrimstr("0x") | ascii_downcase | sub("^0+(?=.)"; "") | "0x" + .;
+        def halves: if endswith("/0") then ("0.0.0.0/1", "128.0.0.0/1") else . end;
+        .items[]? |
         if .kind == "tunnel" then "tunnel \(.name) remote \(.remote)"
         elif .kind == "route" then
             "route \(.dst | sub("/32$"; "") | if . == "0.0.0.0/0" then "default" else . end)"
@@ -144,8 +201,15 @@ kshadow() { # the JSON answer of `mipctl kernel --json` on stdin
             + (if .gw and .gw != "0.0.0.0" then " via \(.gw)" else "" end)
         elif .kind == "rule" then
             "rule \(.priority) from \(.src | sub("/32$"; "") | if . == "0.0.0.0/0" then "all" else . end)"
+            + (if (.dst // "0.0.0.0/0") == "0.0.0.0/0" then "" else " to \(.dst | sub("/32$"; ""))" end)
             + " iif \(.iif // "-") table \(.table | if . == 0 then 254 else . end)"
         elif .kind == "proxy_arp" then "proxy \(.addr) dev \(.dev)"
+        elif .kind == "xfrm_state" then "sa \(.proto) spi \(.spi | hex) src \(.src) dst \(.dst)"
+        elif .kind == "xfrm_policy" then
+            "sp \(.dir) \(.src) \(.dst) tmpl \(.tmpl.src) \(.tmpl.dst) \(.tmpl.proto) spi \(.tmpl.spi | hex)"
+        elif .kind == "dscp_class" then ("dscp_set \(.set)", "dscp_class \(.dscp) \(.set)")
+        elif .kind == "dscp_mark" then "mark \(.set) \(.src | halves),\(.dst | halves)"
+        elif .kind == "udp_redirect" then "udp_redirect \(.dst) \(.port)"
         else "unknown \(.)" end' | sort
 }
 

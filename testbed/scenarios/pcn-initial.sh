@@ -13,8 +13,16 @@
 #     Diameter only inside TLS on the backbone.
 #  3. Caches ([0041], [0076]-[0078]): HA and PCN hold the fa-pcn profile with PCN -> FA1;
 #     FA1 and AAAF-A hold FA1 -> PCN; AAAH both; nothing elsewhere.
+#  3b. The data plane: 200 probes/s each way between alice and CN2 all arrive; on the backbone
+#     they exist only as ESP between FA1 and the PCN (the optimised route: nothing through the
+#     HA), every SA's byte counter rises; DSCP AF41 both ways on the outer ESP headers and as
+#     delivered; every agent's kernel is its baseline plus exactly its daemon's shadow; the
+#     time from the Reg Req to the first probe through the VPN is a metric.
 #  4. Denials: unknown NAI -> 67, wrong MN-AAA key -> 67.
-#  5. alice deregisters: every cache at every node (the PCN's included) is empty, no AAAH session.
+#  5. alice deregisters: every cache at every node (the PCN's included) is empty, no AAAH
+#     session, nothing left for her in the HA's, FA1's and the PCN's kernels.
+#  5b. alice registers for 8 s and falls silent: at the end of the lifetime every cache and
+#     kernel (the PCN's included) is empty again.
 #  6. The PCN is stopped: the HA's BUs go unanswered; the HA denies after its retries (HAA 4005
 #     with reply 130, FLOWS.md) and alice is told 130, not silence; nothing is left behind.
 #  7. The AAAH is stopped: a registration gets 80, not silence.
@@ -49,6 +57,9 @@ t_reg0=$EPOCHREALTIME
 capture_start reg-alice
 capture_start cn2-lan pcn lan0
 mn_attach mn1 fa1
+# Probes towards CN2 from the moment she is attached: the first one marked AF41 arrives
+# through the VPN (the PCN's LAN is reachable in clear too, but only the VPN marks).
+first_probe_start mn1 "$ALICE_HOA" cn2 "$TB_CN2" 5100
 mnemu_start_aaa mn1 alice@home.example 256 "$KEY_ALICE_AAA" "$ALICE_HOA" --lifetime "$PCN_LIFETIME" --reverse-tunnel
 wait_until 20 mn_settled mn1 || true
 sleep 0.5
@@ -64,6 +75,12 @@ metric aaa_roundtrip_ms "$(ms_between "$(ev_ms fa1 tx AMR "$t_reg0")" "$(ev_ms f
 metric rrq_retransmissions "$(node_msgs "$t_reg0" "$EPOCHREALTIME" mn1 retx)"
 check "HA binding for $ALICE_HOA has CoA $FA1_COA" \
     expect_eq "care_of_address" "$(json_field "$(binding_of "$ALICE_HOA")" .care_of_address)" "$FA1_COA"
+wait_until 5 vpn_kernel_has fa1 "$ALICE_HOA" || true
+sleep 0.5
+first_ms=$(first_probe_ms "$(ev_ms mn1 tx RRQ "$t_reg0")" 0x88)
+metric reg_to_first_vpn_probe_ms "$first_ms"
+check "a probe reached CN2 through the VPN (marked AF41) after alice's Reg Req" \
+    expect_ge "ms from the Reg Req" "$first_ms" 0
 
 # --- 2. sequence, BU/BA, TLS ---------------------------------------------------------------------------
 narrate "Fig. 27: HAR -> BU to the correspondent, intercepted by the PCN -> BA -> only then HAA, AMA, Reg Reply."
@@ -106,6 +123,30 @@ for n in fa2 fa3 aaafb; do
 done
 check "AAAH: one session (alice)" expect_eq "sessions" "$(aaah_sessions)" 1
 
+# --- 3b. the data plane ------------------------------------------------------------------------
+narrate "Traffic both ways between alice and CN2: ESP FA1 <-> PCN directly, AF41 both ways."
+for n in fa1 pcn; do sa_bytes "$n" >"$TB_WORK/sa0-$n.txt"; done
+say -a mn1 "200 probes/s to CN2 for 1 s; CN2 200 probes/s back"
+vpn_traffic vpn-alice mn1 "$ALICE_HOA" cn2 "$TB_CN2" 5101
+check "up-link: every probe alice -> CN2 delivered, DSCP AF41 (TOS 0x88) as delivered" \
+    probe_delivered vpn-alice up 0x88
+check "down-link: every probe CN2 -> alice delivered, DSCP AF41 (TOS 0x88) as delivered" \
+    probe_delivered vpn-alice down 0x88
+check "backbone: alice's traffic only as ESP between FA1 and the PCN (not via the HA); outer DSCP AF41" \
+    esp_only "$TB_WORK/vpn-alice.pcap" "udp.port == 5101 || udp.port == 5102" 190 \
+    "$FA1_COA>$TB_PCN_BB dscp 34" "$TB_PCN_BB>$FA1_COA dscp 34"
+for n in fa1 pcn; do
+    check "${n^^}: every SA's byte counter rose" sa_rose "$n" "$TB_WORK/sa0-$n.txt"
+done
+check "PCN: the SAs PCN <-> FA1 (the seeds' PCN -> FA tunnel and its decrypt side)" \
+    kstate_has pcn "^sa esp spi 0x[0-9a-f]* src $TB_PCN_BB dst $FA1_COA\$" \
+    "^sa esp spi 0x[0-9a-f]* src $FA1_COA dst $TB_PCN_BB\$"
+check "HA: no SA (the VPN bypasses the home network)" kstate_has ha "!^sa "
+for n in ha fa1 pcn fa2; do
+    check "${n^^} kernel = its baseline + exactly the daemon's shadow (XFRM, routes, ipset, xtables)" \
+        kernel_vs_shadow "$n" "$TB_WORK/base-$n.txt" "$(mipctl_json "$n" kernel)"
+done
+
 # --- 4. denials -----------------------------------------------------------------------------------------
 narrate "An unknown user and a wrong MN-AAA key: 67 each, and no BU to the PCN."
 mn_set_hoa mn2 0.0.0.0
@@ -131,7 +172,37 @@ for n in ha pcn fa1 fa2 fa3 aaafa aaafb aaah; do
     check "${n^^} cache empty after the deregistration" vpn_cache_is "$n"
 done
 check "AAAH: no session left" expect_eq "sessions" "$(aaah_sessions)" 0
+agents_clean() { # the HA's and FA1's kernels at their baselines; the PCN holds only its interception
+    local n rc=0
+    for n in ha fa1; do kernel_clean "$n" "$TB_WORK/base-$n.txt" || rc=1; done
+    kernel_vs_shadow pcn "$TB_WORK/base-pcn.txt" "$(mipctl_json pcn kernel)" || rc=1
+    expect_eq "PCN shadow" "$(mipctl_json pcn kernel | kshadow | paste -sd, -)" "udp_redirect $TB_CN2_NET 434" || rc=1
+    return $rc
+}
+wait_until 5 agents_clean || true
+check "kernels: nothing for alice at the HA, FA1 (baselines) and the PCN (only its BU interception)" agents_clean
 bg_stop mnemu-mn1
+
+# --- 5b. lifetime expiry ------------------------------------------------------------------------------------
+narrate "alice registers for 8 s and her laptop dies: when the lifetime ends, every node, the PCN included, forgets her."
+mnemu_start_aaa mn1 alice@home.example 256 "$KEY_ALICE_AAA" "$ALICE_HOA" --lifetime 8 --reverse-tunnel
+wait_until 15 mn_settled mn1 || true
+check "alice registered again, lifetime 8 s" expect_eq "state/code" "$(mn_status mn1 '"\(.state)/\(.last_code)"')" "registered/0"
+wait_until 5 vpn_kernel_has fa1 "$ALICE_HOA" || true
+check "FA1 and the PCN programmed her VPN again" expect_eq "FA1/PCN have objects" \
+    "$(vpn_kernel_has fa1 "$ALICE_HOA" && echo y)/$(vpn_kernel_has pcn "$ALICE_HOA" && echo y)" "y/y"
+bg_stop mnemu-mn1 KILL
+t_dead=$EPOCHREALTIME
+say -a mn1 "silent from now on (no deregistration, no renewal)"
+wait_until 25 agents_clean || true
+metric expiry_cleanup_s "$(awk -v a="$t_dead" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')"
+check "kernels after the lifetime: HA, FA1 at their baselines, the PCN holds only its interception" agents_clean
+for n in ha pcn fa1 aaafa aaah; do
+    wait_until 10 vpn_cache_empty "$n" || true
+    check "${n^^} cache empty after the lifetime" vpn_cache_is "$n"
+done
+wait_until 10 aaah_sessions_are 0 || true
+check "AAAH: no session after the lifetime" expect_eq "sessions" "$(aaah_sessions)" 0
 
 # --- 6. the PCN is silent --------------------------------------------------------------------------------------
 narrate "The PCN is stopped: the HA's BUs go unanswered; after its retries it denies (HAA 4005, reply 130)."

@@ -12,7 +12,9 @@
  * default route at the foreign agent and registers through it (RFC 5944 §3.3:
  * NAI 131, MN-FA challenge 132 from the latest advertisement, MN-HA 32 with
  * HMAC-MD5; T bit when asked for and advertised).  Requests are retransmitted
- * after 1, 2 and 4 s, then it gives up and reports; replies are matched by the
+ * after 1, 2 and 4 s (--retx-ms sets the first interval: a path through AAA
+ * relays takes longer than one to a home agent, RFC 5944 §3.6.3), then it
+ * gives up and reports; replies are matched by the
  * low 32 bits of the identification and their MN-HA authenticator is checked.
  * It re-registers at 2/3 of the granted lifetime and deregisters on command.
  *
@@ -63,6 +65,7 @@
 #include <ifaddrs.h>
 #include <inttypes.h>
 #include <linux/if_packet.h>
+#include <linux/if_addr.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/ethernet.h>
@@ -148,6 +151,7 @@ static struct {
     uint8_t aaa_key[MAX_KEY];
     size_t aaa_keylen;
     unsigned lifetime;
+    unsigned retx_ms; /* first retransmission interval (doubles each try) */
     bool reverse;
     bool prev_fa_notify; /* previous-FA CVSE on a move (--no-prev-fa: off) */
     uint32_t vendor_id;
@@ -190,6 +194,7 @@ static struct {
        .prev_fa_notify = true,
        .vendor_id = MIP_DEFAULT_VENDOR_ID,
        .lifetime = 60,
+       .retx_ms = 1000,
        .want_registered = true,
        .last_reg_ms = -1};
 
@@ -316,6 +321,43 @@ static int set_default_route(struct in_addr gw)
     return 0;
 }
 
+/* ip addr replace HOA/32 dev IFACE: a home address from the pool is the MN's own address from
+ * the reply on (RFC 4004 §1.1: the MN configures what its home network assigned), so replies
+ * to it are accepted and it is the source of what the MN sends. */
+static int set_home_address(struct in_addr hoa)
+{
+    struct {
+        struct nlmsghdr n;
+        struct ifaddrmsg a;
+        char attrs[64];
+    } req;
+    memset(&req, 0, sizeof(req));
+    req.n.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifaddrmsg));
+    req.n.nlmsg_type = RTM_NEWADDR;
+    req.n.nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK;
+    req.n.nlmsg_seq = (uint32_t)mono_ms();
+    req.a.ifa_family = AF_INET;
+    req.a.ifa_prefixlen = 32;
+    req.a.ifa_scope = RT_SCOPE_UNIVERSE;
+    req.a.ifa_index = g.ifindex;
+    nl_attr(&req.n, sizeof(req), IFA_LOCAL, &hoa.s_addr, 4);
+    nl_attr(&req.n, sizeof(req), IFA_ADDRESS, &hoa.s_addr, 4);
+    struct sockaddr_nl k = {.nl_family = AF_NETLINK};
+    if (sendto(g.nl_req, &req, req.n.nlmsg_len, 0, (struct sockaddr *)&k, sizeof(k)) < 0)
+        return -errno;
+    char buf[1024];
+    struct pollfd p = {.fd = g.nl_req, .events = POLLIN};
+    if (poll(&p, 1, 1000) <= 0)
+        return -ETIMEDOUT;
+    ssize_t len = recv(g.nl_req, buf, sizeof(buf), 0);
+    if (len < (ssize_t)NLMSG_LENGTH(sizeof(struct nlmsgerr)))
+        return -EIO;
+    struct nlmsghdr *h = (struct nlmsghdr *)buf;
+    if (h->nlmsg_type == NLMSG_ERROR)
+        return ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+    return 0;
+}
+
 /* --- link and sockets ------------------------------------------------------ */
 
 static void close_fd(int *fd)
@@ -416,6 +458,12 @@ static void send_garp(const char *why)
 {
     if (!g.ifindex || !g.link_usable || g.hoa.s_addr == 0)
         return; /* no link, or no home address yet (pool mode) */
+    if (g.hoa_cfg.s_addr == 0) {
+        /* Pool mode: the link may be new (a move), so the address is (re)configured. */
+        int a = set_home_address(g.hoa);
+        event("hoa_addr", ",\"hoa\":\"%s\",\"result\":\"%s\"", ip_str(g.hoa),
+              a ? strerror(-a) : "ok");
+    }
     int r = garp();
     if (r == 0)
         g.garp_sent++;
@@ -568,7 +616,7 @@ static void send_rrq(void)
     }
     if (p->service_update)
         g.service_update_sent++;
-    p->next_ms = mono_ms() + (1000u << p->tries);
+    p->next_ms = mono_ms() + ((uint64_t)g.retx_ms << p->tries);
     p->tries++;
     char prev[40] = "";
     if (p->prev_fa.s_addr)
@@ -1124,34 +1172,28 @@ static void usage(void)
                     " --mn-aaa SPI:HEX)\n"
                     "             [--lifetime S] [--reverse-tunnel] --ctl SOCKET [--events FILE]"
                     " [--name NAME]\n"
-                    "             [--no-prev-fa] [--vendor N]\n"
+                    "             [--no-prev-fa] [--vendor N] [--retx-ms MS]\n"
                     "       --mn-aaa: AAA mode (MN-AAA key, RFC 3012; MN-HA key from RFC 3957);\n"
                     "                 --hoa 0.0.0.0 then asks for an address from the pool\n"
                     "       --no-prev-fa: no previous-FA CVSE on a move\n"
                     "       --vendor: vendor ID of our extensions (default 32473)\n"
+                    "       --retx-ms: first retransmission after MS (default 1000; doubles)\n"
                     "       mnemu --ctl SOCKET --query "
                     "status|register|deregister|service-update|quit\n");
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option lo[] = {{"iface", required_argument, NULL, 'i'},
-                                       {"nai", required_argument, NULL, 'n'},
-                                       {"hoa", required_argument, NULL, 'a'},
-                                       {"ha", required_argument, NULL, 'H'},
-                                       {"spi", required_argument, NULL, 's'},
-                                       {"key", required_argument, NULL, 'k'},
-                                       {"lifetime", required_argument, NULL, 'l'},
-                                       {"reverse-tunnel", no_argument, NULL, 'T'},
-                                       {"ctl", required_argument, NULL, 'c'},
-                                       {"events", required_argument, NULL, 'e'},
-                                       {"name", required_argument, NULL, 'N'},
-                                       {"query", required_argument, NULL, 'q'},
-                                       {"mn-aaa", required_argument, NULL, 'A'},
-                                       {"no-prev-fa", no_argument, NULL, 'P'},
-                                       {"vendor", required_argument, NULL, 'V'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
+    static const struct option lo[] = {
+        {"iface", required_argument, NULL, 'i'},    {"nai", required_argument, NULL, 'n'},
+        {"hoa", required_argument, NULL, 'a'},      {"ha", required_argument, NULL, 'H'},
+        {"spi", required_argument, NULL, 's'},      {"key", required_argument, NULL, 'k'},
+        {"lifetime", required_argument, NULL, 'l'}, {"reverse-tunnel", no_argument, NULL, 'T'},
+        {"ctl", required_argument, NULL, 'c'},      {"events", required_argument, NULL, 'e'},
+        {"name", required_argument, NULL, 'N'},     {"query", required_argument, NULL, 'q'},
+        {"mn-aaa", required_argument, NULL, 'A'},   {"no-prev-fa", no_argument, NULL, 'P'},
+        {"vendor", required_argument, NULL, 'V'},   {"retx-ms", required_argument, NULL, 'R'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
     const char *mn_aaa = NULL;
     const char *hoa = NULL, *ha = NULL, *key = NULL, *query_cmd = NULL;
     bool have_spi = false;
@@ -1184,6 +1226,16 @@ int main(int argc, char **argv)
         case 'k':
             key = optarg;
             break;
+        case 'R': {
+            char *end;
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (*end || v < 100 || v > 60000) {
+                fprintf(stderr, "mnemu: --retx-ms must be 100..60000\n");
+                return 2;
+            }
+            g.retx_ms = (unsigned)v;
+            break;
+        }
         case 'l': {
             char *end;
             unsigned long v = strtoul(optarg, &end, 10);

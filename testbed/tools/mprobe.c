@@ -10,8 +10,11 @@
  * sequence number, the planned total and the sender's CLOCK_REALTIME.  recv
  * counts them and writes {received, lost, max_seq, duplicates, reordered,
  * max_gap_ms, ...}: max_gap_ms is the longest interval without packets, i.e.
- * the interruption seen during a hand-off.  recv stops after --duration, or
- * --linger ms after the last packet of the run arrived.  echo reflects
+ * the interruption seen during a hand-off; "tos" counts arrivals per IP TOS
+ * octet as delivered (the DSCP a VPN profile's marking gave them, seed
+ * [0052]) and "tos_first_ts" gives each octet's first arrival (when a marked
+ * path first delivered); first_seq/first_ts: the first arrival of all.  recv stops
+ * after --duration, or --linger ms after the last packet of the run arrived.  echo reflects
  * datagrams; ping measures round trips against an echo (the testbed has no
  * ping(8)).  Everything is bounded in count and time, and destinations must be
  * private, documentation or loopback addresses (the testbed's own hosts).
@@ -29,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -231,9 +235,12 @@ struct rx_stats {
     int64_t gap_after_seq;      /* seq of the last packet before that interval */
     int64_t prev_seq;           /* seq of the previous arrival */
     double delay_sum_ms, delay_max_ms;
+    int64_t first_seq;          /* seq of the first arrival */
+    uint64_t tos[256];          /* arrivals per TOS octet (IP_RECVTOS) */
+    uint64_t tos_first_ns[256]; /* realtime of the first arrival with that octet */
 };
 
-static void rx_account(struct rx_stats *s, const struct probe_hdr *h, uint64_t arr_ns)
+static void rx_account(struct rx_stats *s, const struct probe_hdr *h, uint64_t arr_ns, int tos)
 {
     if (!s->have_run) {
         if (h->total == 0 || h->total > MAX_TOTAL) {
@@ -267,8 +274,11 @@ static void rx_account(struct rx_stats *s, const struct probe_hdr *h, uint64_t a
         s->reordered++;
     else
         s->max_seq = h->seq;
+    if (tos >= 0 && s->tos[tos]++ == 0)
+        s->tos_first_ns[tos] = arr_ns;
     if (s->received == 0) {
         s->first_ns = arr_ns;
+        s->first_seq = h->seq;
     } else if (arr_ns - s->last_ns > s->max_gap_ns) {
         s->max_gap_ns = arr_ns - s->last_ns;
         s->gap_after_seq = s->prev_seq;
@@ -282,22 +292,52 @@ static void rx_account(struct rx_stats *s, const struct probe_hdr *h, uint64_t a
         s->delay_max_ms = d;
 }
 
+/* {"0xb8":N,...} over the TOS octets seen (first: the realtime of each one's
+ * first arrival instead of the count); at most 256 short items. */
+static int tos_json(const struct rx_stats *s, bool first, char *out, size_t cap)
+{
+    size_t n = (size_t)snprintf(out, cap, "{");
+    for (int t = 0; t < 256 && n < cap; t++) {
+        if (!s->tos[t])
+            continue;
+        if (first)
+            n += (size_t)snprintf(out + n, cap - n, "%s\"0x%02x\":%.6f", n > 1 ? "," : "", t,
+                                  (double)s->tos_first_ns[t] / 1e9);
+        else
+            n += (size_t)snprintf(out + n, cap - n, "%s\"0x%02x\":%" PRIu64, n > 1 ? "," : "", t,
+                                  s->tos[t]);
+    }
+    if (n < cap)
+        n += (size_t)snprintf(out + n, cap - n, "}");
+    return n < cap ? 0 : -1;
+}
+
 static int write_rx_json(const struct rx_stats *s, const char *path)
 {
     uint64_t expected = s->have_run ? s->total : 0;
     uint64_t lost = expected > s->received ? expected - s->received : 0;
-    char tmp[4096];
-    int n = snprintf(tmp, sizeof(tmp),
-                     "{\"mode\":\"recv\",\"run\":%" PRIu32 ",\"expected\":%" PRIu64
-                     ",\"received\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"max_seq\":%" PRId64
-                     ",\"duplicates\":%" PRIu64 ",\"reordered\":%" PRIu64 ",\"foreign\":%" PRIu64
-                     ",\"malformed\":%" PRIu64 ",\"max_gap_ms\":%.3f,\"gap_after_seq\":%" PRId64
-                     ",\"first_ts\":%.6f,\"last_ts\":%.6f"
-                     ",\"delay_avg_ms\":%.3f,\"delay_max_ms\":%.3f}\n",
-                     s->run, expected, s->received, lost, s->max_seq, s->duplicates, s->reordered,
-                     s->foreign, s->bad, (double)s->max_gap_ns / 1e6, s->gap_after_seq,
-                     (double)s->first_ns / 1e9, (double)s->last_ns / 1e9,
-                     s->received ? s->delay_sum_ms / (double)s->received : 0.0, s->delay_max_ms);
+    char tos[256 * 24], tos_first[256 * 32];
+    if (tos_json(s, false, tos, sizeof(tos)) != 0)
+        snprintf(tos, sizeof(tos), "null");
+    if (tos_json(s, true, tos_first, sizeof(tos_first)) != 0)
+        snprintf(tos_first, sizeof(tos_first), "null");
+    char tmp[24576];
+    int n = snprintf(
+        tmp, sizeof(tmp),
+        "{\"mode\":\"recv\",\"run\":%" PRIu32 ",\"expected\":%" PRIu64 ",\"received\":%" PRIu64
+        ",\"lost\":%" PRIu64 ",\"max_seq\":%" PRId64 ",\"duplicates\":%" PRIu64
+        ",\"reordered\":%" PRIu64 ",\"foreign\":%" PRIu64 ",\"malformed\":%" PRIu64
+        ",\"max_gap_ms\":%.3f,\"gap_after_seq\":%" PRId64 ",\"first_seq\":%" PRId64
+        ",\"first_ts\":%.6f,\"last_ts\":%.6f"
+        ",\"delay_avg_ms\":%.3f,\"delay_max_ms\":%.3f,\"tos\":%s,\"tos_first_ts\":%s}\n",
+        s->run, expected, s->received, lost, s->max_seq, s->duplicates, s->reordered, s->foreign,
+        s->bad, (double)s->max_gap_ns / 1e6, s->gap_after_seq, s->first_seq,
+        (double)s->first_ns / 1e9, (double)s->last_ns / 1e9,
+        s->received ? s->delay_sum_ms / (double)s->received : 0.0, s->delay_max_ms, tos, tos_first);
+    if (n < 0 || (size_t)n >= sizeof(tmp)) {
+        fprintf(stderr, "mprobe: result too long\n");
+        return 1;
+    }
     fputs(tmp, stdout);
     if (!path)
         return 0;
@@ -312,6 +352,27 @@ static int write_rx_json(const struct rx_stats *s, const char *path)
     return 0;
 }
 
+/* One datagram with the TOS octet it arrived with (-1 when the kernel gave none). */
+static ssize_t recv_tos(int fd, uint8_t *buf, size_t cap, int *tos)
+{
+    union {
+        char b[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = {.iov_base = buf, .iov_len = cap};
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b)};
+    ssize_t len = recvmsg(fd, &mh, MSG_DONTWAIT);
+    *tos = -1;
+    if (len < 0)
+        return len;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS && c->cmsg_len >= CMSG_LEN(1))
+            *tos = *(const uint8_t *)CMSG_DATA(c);
+    }
+    return len;
+}
+
 static int cmd_recv(const struct opts *o)
 {
     if (!o->port) {
@@ -319,7 +380,10 @@ static int cmd_recv(const struct opts *o)
         return 2;
     }
     int fd = udp_socket(o->bind, o->port);
-    struct rx_stats s = {.max_seq = -1, .gap_after_seq = -1, .prev_seq = -1};
+    int one = 1;
+    if (setsockopt(fd, IPPROTO_IP, IP_RECVTOS, &one, sizeof(one)) < 0)
+        perror("mprobe: IP_RECVTOS");
+    struct rx_stats s = {.max_seq = -1, .gap_after_seq = -1, .prev_seq = -1, .first_seq = -1};
     uint64_t start = now_ns(CLOCK_MONOTONIC);
     uint64_t end = start + (uint64_t)(o->duration * 1e9);
     uint64_t done_at = 0; /* set once the run's last packet arrived */
@@ -339,7 +403,8 @@ static int cmd_recv(const struct opts *o)
         if (r <= 0)
             continue;
         for (;;) {
-            ssize_t len = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+            int tos;
+            ssize_t len = recv_tos(fd, buf, sizeof(buf), &tos);
             if (len < 0)
                 break;
             uint64_t arr = now_ns(CLOCK_REALTIME);
@@ -348,7 +413,7 @@ static int cmd_recv(const struct opts *o)
                 s.bad++;
                 continue;
             }
-            rx_account(&s, &h, arr);
+            rx_account(&s, &h, arr, tos);
             if (s.have_run && h.run == s.run && h.seq + 1 == s.total && !done_at)
                 done_at = now_ns(CLOCK_MONOTONIC) + (uint64_t)o->linger_ms * 1000000ull;
         }

@@ -67,7 +67,7 @@ conf cli "$CP" srv "$SP"
 SRV=$!
 
 # 1. the normal path
-out=$("$DN" -c "$TMP/cli.conf" --send 2000 --realm glue.example --window 32 2>"$TMP/cli1.log")
+out=$("$DN" -c "$TMP/cli.conf" --send 2000 --realm glue.example --window 32 --wait-peers 60 2>"$TMP/cli1.log")
 rc=$?
 echo "send: $out"
 if [ $rc -eq 0 ] && [ "$(jq -r .ok <<<"$out")" = 2000 ]; then
@@ -82,7 +82,7 @@ else
 fi
 
 # 2. no route: freeDiameter's own error answer reaches the callback
-out=$("$DN" -c "$TMP/cli.conf" --send 50 --realm nowhere.example --window 8 2>"$TMP/cli2.log")
+out=$("$DN" -c "$TMP/cli.conf" --send 50 --realm nowhere.example --window 8 --wait-peers 60 2>"$TMP/cli2.log")
 rc=$?
 echo "send (no route): $out"
 if [ $rc -ne 0 ] && [ "$(jq -r '.errors["3002"] // 0' <<<"$out")" = 50 ]; then
@@ -92,7 +92,7 @@ else
 fi
 
 # 3. the server hangs: the expiry path
-"$DN" -c "$TMP/cli.conf" --send 20 --realm glue.example --window 20 --timeout-ms 1000 \
+"$DN" -c "$TMP/cli.conf" --send 20 --realm glue.example --window 20 --timeout-ms 1000 --wait-peers 60 \
     --start-delay-ms 1500 >"$TMP/cli3.out" 2>"$TMP/cli3.log" &
 CLI=$!
 for _ in $(seq 100); do
