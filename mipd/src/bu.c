@@ -240,6 +240,12 @@ struct bu_txn *bu_start(struct agent *a, struct in_addr dst, const struct mipd_p
         free(t);
         return NULL;
     }
+    /* From now, not from the start of this loop iteration: a BU often goes
+     * after kernel work in the same iteration (the new FA's visitor and VPN
+     * objects, ~1 s in the testbed's UML), and a timeout counted from the
+     * iteration's cached clock fired at once -- a second BU 1 ms after the
+     * first (testbed intra-move). */
+    loop_now_ms_fresh(a->loop);
     loop_timer_arm(a->loop, &t->timer, t->wait_ms);
     t->wait_ms *= 2;
     return t;

@@ -76,6 +76,10 @@ struct pending {
     bool has_prev_fa;
     struct in_addr prev_fa;
     char *origin_realm;
+    /* Set up before the request went to the HA (move_preinstall): the
+     * session's VPN objects and a host route for move_hoa. */
+    bool move_pre;
+    struct in_addr move_hoa;
 };
 
 struct visitor {
@@ -101,6 +105,10 @@ struct visitor {
     char ho_tun[DP_IFNAMSIZ];
     bool held;          /* its host route is held by the hand-off buffer (hobuf.h) */
     uint32_t end_cause; /* STR Termination-Cause when it ends (0: LOGOUT) */
+    /* New FA after a move: the receiving end of the old FA's hand-off
+     * tunnel (send_handoff_bu), kept while the visitor lives. */
+    bool ho_rx;
+    struct in_addr ho_rx_from;
 };
 
 struct ha_table {
@@ -454,6 +462,9 @@ static void visitor_free(struct agent *a, struct visitor *v, bool end_session)
     } else if (dp_route_put(a->dp, v->hoa, 32, a->fa->links[v->link].ifname, any, 0) < 0) {
         a->cnt.kernel_errors++;
     }
+    if (v->ho_rx && dp_tunnel_put(a->dp, a->cfg->fa.address, v->ho_rx_from) < 0)
+        a->cnt.kernel_errors++;
+    v->ho_rx = false;
     loop_timer_cancel(a->loop, &v->timer);
     hmap_remove(&a->fa->visitors, &v->node);
     if (v->nai[0])
@@ -556,8 +567,11 @@ static int visitor_update(struct agent *a, const struct pending *p, struct in_ad
 
 /* ---- relaying ---- */
 
+static void move_preinstall_undo(struct agent *a, struct pending *p, bool keep_vpn);
+
 static void pending_free(struct agent *a, struct pending *p)
 {
+    move_preinstall_undo(a, p, false);
     loop_timer_cancel(a->loop, &p->timer);
     hmap_remove(&a->fa->pending, &p->node);
     if (p->aaa) {
@@ -1169,6 +1183,66 @@ static int aaa_accept(struct agent *a, struct pending *p, const struct mip_reg_r
     return 0;
 }
 
+/* Make-before-break at the new FA (seed [0064]-[0066]: the HA moves its
+ * tunnel to us when it accepts the request): the session's VPN objects (the
+ * decrypting SA and "fwd" policy of the HA's tunnel to us, marks) and the
+ * MN's host route go in before the request goes to the HA, from the AMA's
+ * profiles and keys.  Set up after the HA's reply, every packet the HA sent
+ * meanwhile found no SA here and was lost (the testbed's UML took 1.2-1.8 s
+ * from the reply to the visitor's objects).  aaa_accept later keeps them
+ * (vpn_dp_set keeps what the new plan holds too); undone if the move fails. */
+static int move_preinstall(struct agent *a, struct pending *p, const struct aaa_ama *ama,
+                           const char *sid, const char **why)
+{
+    static char vwhy[VPN_ERR_MAX + 64];
+    struct in_addr any = {0};
+    struct in_addr hoa = p->hoa.s_addr ? p->hoa : ama->hoa;
+    if (!hoa.s_addr || !a->vpn)
+        return 0; /* nothing selects the MN's traffic yet */
+    int rc = dp_route_get(a->dp, hoa, 32, a->fa->links[p->link].ifname, any, 0);
+    if (rc < 0) {
+        *why = "kernel refused the visitor's route";
+        return rc;
+    }
+    struct vpn_profile *prof = calloc(ama->n_profiles ? ama->n_profiles : 1, sizeof(*prof));
+    if (!prof) {
+        dp_route_put(a->dp, hoa, 32, a->fa->links[p->link].ifname, any, 0);
+        *why = "out of memory";
+        return -ENOMEM;
+    }
+    for (unsigned i = 0; i < ama->n_profiles; i++) {
+        prof[i] = ama->profiles[i];
+        prof[i].nai = NULL;
+        prof[i].leg = prof[i].gw_type == VPN_GW_DYNAMIC ? VPN_LEG_FA_PCN : VPN_LEG_FA_HA;
+    }
+    rc = agent_vpn_set(a, sid, hoa, prof, ama->n_profiles, vwhy, sizeof(vwhy));
+    OPENSSL_cleanse(prof, (ama->n_profiles ? ama->n_profiles : 1) * sizeof(*prof));
+    free(prof);
+    if (rc < 0) {
+        agent_vpn_restore(a, sid); /* not cached: nothing of it stays */
+        dp_route_put(a->dp, hoa, 32, a->fa->links[p->link].ifname, any, 0);
+        *why = vwhy;
+        return rc;
+    }
+    p->move_pre = true;
+    p->move_hoa = hoa;
+    return 0;
+}
+
+/* keep_vpn: the move completed (aaa_accept holds the objects and its own
+ * reference on the route); else everything move_preinstall set goes. */
+static void move_preinstall_undo(struct agent *a, struct pending *p, bool keep_vpn)
+{
+    if (!p->move_pre)
+        return;
+    struct in_addr any = {0};
+    if (dp_route_put(a->dp, p->move_hoa, 32, a->fa->links[p->link].ifname, any, 0) < 0)
+        a->cnt.kernel_errors++;
+    if (!keep_vpn && p->session_id)
+        agent_vpn_remove(a, p->session_id);
+    p->move_pre = false;
+}
+
 /* AMA 2001 without MIP-Reg-Reply (FLOWS "Intra-domain move" 5): the MN's
  * request goes straight to its HA with an FA-HA authenticator made with the
  * AMA's FA-HA key (HMAC-MD5, FLOWS "FA-HA algorithm"); what the AMA gave is
@@ -1212,6 +1286,11 @@ static const char *move_relay(struct agent *a, struct pending *p, const struct a
         free(p->session_id);
         if (!(p->session_id = strdup(sid)))
             return "out of memory";
+    }
+    const char *pwhy = NULL;
+    if (move_preinstall(a, p, ama, sid, &pwhy) < 0) {
+        a->cnt.kernel_errors++;
+        return pwhy;
     }
     /* RFC 5944 §3.7.2.2: everything up to the MN-HA authenticator, then ours. */
     size_t end = (size_t)(rq.ext.mn_ha.authenticator.ptr - p->req) + rq.ext.mn_ha.authenticator.len;
@@ -1289,6 +1368,7 @@ static void move_reply(struct agent *a, struct pending *p, const uint8_t *buf, s
             pending_free(a, p);
             return;
         }
+        move_preinstall_undo(a, p, true); /* the visitor holds them now */
         a->cnt.rrq_accepted++;
         char pf[INET_ADDRSTRLEN] = "-";
         if (p->has_prev_fa)
@@ -1451,6 +1531,37 @@ static void handoff_bu_done(struct agent *a, void *arg, struct bu_txn *t, int st
     }
 }
 
+/* New FA: the receiving end of the old FA's IP-in-IP hand-off tunnel, set
+ * before the BU goes.  Without a tunnel from the old FA the kernel has no
+ * device to decapsulate its packets on (they were dropped: testbed
+ * intra-move).  And the MN's down-link here is selected by an ESP "fwd"
+ * policy (HA -> this FA, seed [0062]) that a packet coming out of an IP-in-IP
+ * tunnel cannot satisfy, so the tunnel device skips the IPsec forward check
+ * (disable_policy): seed [0066] wants "whatever still reaches the old FA" to
+ * reach the MN, and the hand-off tunnel is IP-in-IP (FLOWS "Hand-off BU",
+ * decided there; an ESP hand-off tunnel would carry its own policy). */
+static void handoff_rx_tunnel(struct agent *a, struct in_addr hoa, struct in_addr old_fa)
+{
+    struct visitor *v = find_visitor(a->fa, hoa);
+    if (!v || (v->ho_rx && v->ho_rx_from.s_addr == old_fa.s_addr))
+        return;
+    if (v->ho_rx && dp_tunnel_put(a->dp, a->cfg->fa.address, v->ho_rx_from) < 0)
+        a->cnt.kernel_errors++;
+    v->ho_rx = false;
+    char tun[DP_IFNAMSIZ];
+    int rc = dp_tunnel_get(a->dp, a->cfg->fa.address, old_fa, tun);
+    if (rc < 0) {
+        a->cnt.kernel_errors++;
+        log_warn("no hand-off tunnel from FA %s: %s", inet_ntoa(old_fa), strerror(-rc));
+        return;
+    }
+    v->ho_rx = true;
+    v->ho_rx_from = old_fa;
+    rc = dp_sysctl(a->dp, tun, "disable_policy", "1");
+    if (rc < 0)
+        log_warn("hand-off tunnel %s: disable_policy: %s", tun, strerror(-rc));
+}
+
 /* New FA, a move accepted by the HA: the BU to the old FA with the VPN
  * information rewritten src GW = old FA, dst GW = new FA (seed [0066]). */
 static void send_handoff_bu(struct agent *a, const struct pending *p, struct in_addr prev_fa,
@@ -1478,10 +1589,14 @@ static void send_handoff_bu(struct agent *a, const struct pending *p, struct in_
         struct vpn_profile *q = &vi->profiles[vi->n++];
         *q = prof[i];
         q->nai = NULL;
+        /* The AMA's profiles carry no leg (dict/vpn_avp.h): the one this FA
+         * gave them (fa_vpn_set), so the old FA's cache reads the same. */
+        q->leg = prof[i].gw_type == VPN_GW_DYNAMIC ? VPN_LEG_FA_PCN : VPN_LEG_FA_HA;
         q->src_gw = prev_fa;
         q->dst_gw = a->cfg->fa.address;
         q->gw_type = VPN_GW_STATIC;
     }
+    handoff_rx_tunnel(a, hoa, prev_fa);
     char e[VPN_ERR_MAX];
     if (bu_start(a, prev_fa, peer, hoa, a->cfg->fa.address, lifetime, vi, handoff_bu_done, NULL, e,
                  sizeof(e)))
@@ -1524,6 +1639,41 @@ static void handoff_ba(struct agent *a, const struct pkt_addr *from, const struc
     }
     a->cnt.ba_tx++;
     agent_event_ip(a, "tx", "BA", from->addr, "-", status);
+}
+
+/* Old FA, a hand-off BU accepted: the session's cached profiles now describe
+ * the hand-off tunnel, src GW = this FA, dst GW = the new FA (seed [0059]:
+ * "an FA changes the destination gateway to the new FA named in the BU";
+ * [0066]), until the visitor ends.  The kernel already holds that tunnel
+ * (IP-in-IP, FLOWS "Hand-off BU"): only the cache changes.  Before, the
+ * cache kept the old FA -> HA profiles although their SAs were gone. */
+static void handoff_cache(struct agent *a, const struct visitor *v, struct in_addr new_fa)
+{
+    struct vpn_session *s = a->vpn && v->session_id ? vpn_cache_find(a->vpn, v->session_id) : NULL;
+    if (!s)
+        return;
+    unsigned n = s->n_profiles;
+    struct vpn_profile *p = calloc(n ? n : 1, sizeof(*p));
+    if (!p) {
+        a->cnt.vpn_cache_errors++;
+        return;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        p[i] = s->profiles[i];
+        p[i].nai = NULL;
+        p[i].dst_gw = new_fa;
+        p[i].gw_type = VPN_GW_STATIC;
+    }
+    uint64_t now = loop_now_ms(a->loop);
+    uint32_t life = v->expires_ms > now ? (uint32_t)((v->expires_ms - now + 999) / 1000) : 1;
+    char err[VPN_ERR_MAX];
+    if (!vpn_cache_set(a->vpn, v->session_id, v->nai, v->hoa, new_fa, p, n, life, agent_now_s(a),
+                       err, sizeof(err))) {
+        a->cnt.vpn_cache_errors++;
+        log_warn("VPN information of %s after the hand-off not cached: %s", v->nai, err);
+    }
+    OPENSSL_cleanse(p, (n ? n : 1) * sizeof(*p));
+    free(p);
 }
 
 /* Old FA: the new FA's BU.  Checked as a PCN checks one (pcn.c), each
@@ -1584,17 +1734,28 @@ static void handle_handoff_bu(struct agent *a, const struct pkt_addr *from, cons
         why = "smooth hand-off is off (fa.smooth_handoff)";
     else if (!why && m->u.bu.care_of_addr.s_addr != from->addr.s_addr)
         why = "care-of address is not the sender's";
-    else if (!why && (!v || v->handed_off))
-        why = v ? "already handed off" : "no visitor with that home address";
+    else if (!why && !v)
+        why = "no visitor with that home address";
+    else if (!why && v->handed_off && v->new_fa.s_addr != from->addr.s_addr)
+        why = "already handed off to another FA";
     else if (!why && info.nai[0] && v->nai[0] && strcmp(info.nai, v->nai))
         why = "the visitor has another NAI";
+    vpn_info_clear(&info);
     if (why) {
         a->cnt.bu_prohibited++;
         handoff_ba(a, from, peer, m, MIP_BA_PROHIBITED, ident, why);
-        vpn_info_clear(&info);
         return;
     }
-    vpn_info_clear(&info);
+    if (v->handed_off) {
+        /* The same new FA again: a retransmission (FLOWS "Hand-off BU": a
+         * new BU with a new identification) because our BA was late or lost
+         * -- removing the MN's VPN objects can take the kernel a while.  It
+         * is acknowledged again and changes nothing (it was refused with 129
+         * before, and the new FA logged a BA for no BU in flight). */
+        a->cnt.bu_accepted++;
+        handoff_ba(a, from, peer, m, MIP_BA_ACCEPTED, ident, NULL);
+        return;
+    }
     struct in_addr any = {0};
     char tun[DP_IFNAMSIZ];
     struct hobuf_stats st;
@@ -1621,11 +1782,6 @@ static void handle_handoff_bu(struct agent *a, const struct pkt_addr *from, cons
         /* The most specific route is the tunnel now; the access route goes. */
         a->cnt.kernel_errors++;
     }
-    if (v->revtun)
-        visitor_unprogram_revtun(a, v);
-    v->revtun = false;
-    if (v->session_id)
-        agent_vpn_remove(a, v->session_id);
     v->handed_off = true;
     v->new_fa = from->addr;
     memcpy(v->ho_tun, tun, sizeof(v->ho_tun));
@@ -1635,7 +1791,18 @@ static void handle_handoff_bu(struct agent *a, const struct pkt_addr *from, cons
     inet_ntop(AF_INET, &v->hoa, h, sizeof(h));
     log_info("%s (%s) handed off to FA %s until its lifetime ends", v->nai, h,
              inet_ntoa(from->addr));
+    /* The BA as soon as the hand-off tunnel carries the MN's packets; then
+     * the old path goes (make-before-break).  Removing the VPN objects can
+     * take the kernel a while (a DSCP class's xtables rule is a process,
+     * dp_ipset.c: ~1.4 s in the testbed's UML), and a BA sent after it made
+     * the new FA retransmit its BU twice (testbed intra-move). */
     handoff_ba(a, from, peer, m, MIP_BA_ACCEPTED, ident, NULL);
+    if (v->revtun)
+        visitor_unprogram_revtun(a, v);
+    v->revtun = false;
+    if (v->session_id)
+        agent_vpn_remove(a, v->session_id);
+    handoff_cache(a, v, from->addr);
 }
 
 /* l2watch: a visitor's MN left its access link: hold its packets until the

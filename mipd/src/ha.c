@@ -1171,7 +1171,7 @@ static void send_lifetime0_bus(struct agent *a, struct mn_state *m)
         const struct vpn_profile *p = &s->profiles[i];
         if (p->gw_type != VPN_GW_DYNAMIC)
             continue;
-        struct in_addr d = p->src_gw; /* one per PCN, to the PCN itself */
+        struct in_addr d = p->src_gw; /* one per PCN */
         bool seen = false;
         for (unsigned k = 0; k < nd; k++)
             seen |= done[k].s_addr == d.s_addr;
@@ -1185,8 +1185,10 @@ static void send_lifetime0_bus(struct agent *a, struct mn_state *m)
         snprintf(vi.nai, sizeof(vi.nai), "%s", m->mn->nai);
         vi.hoa = m->mn->home_addr;
         char e[VPN_ERR_MAX];
-        if (!bu_start(a, d, pp, m->mn->home_addr, s->fa, 0, &vi, bu_forget_done, NULL, e,
-                      sizeof(e)))
+        /* The way the session's BUs went (send_bus): through a correspondent
+         * the PCN answers for, its answer matches (br_peer_by_correspondent). */
+        if (!bu_start(a, bu_destination(p), pp, m->mn->home_addr, s->fa, 0, &vi, bu_forget_done,
+                      NULL, e, sizeof(e)))
             log_warn("cannot tell %s that session %s ended: %s", inet_ntoa(d), m->session_id, e);
     }
 }
@@ -1224,8 +1226,8 @@ static void forget_lost_pcns(struct agent *a, const struct reg_txn *t)
         snprintf(vi.nai, sizeof(vi.nai), "%s", t->m->mn->nai);
         vi.hoa = t->m->mn->home_addr;
         char e[VPN_ERR_MAX];
-        if (bu_start(a, p->src_gw, pp, t->m->mn->home_addr, t->coa, 0, &vi, bu_forget_done, NULL, e,
-                     sizeof(e))) {
+        if (bu_start(a, bu_destination(p), pp, t->m->mn->home_addr, t->coa, 0, &vi, bu_forget_done,
+                     NULL, e, sizeof(e))) {
             a->cnt.pcn_forgotten++;
             log_info("PCN %s lost the profiles of session %s: lifetime-0 BU", inet_ntoa(p->src_gw),
                      t->session_id);
@@ -1550,7 +1552,9 @@ void ha_har_rx(struct agent *a, const struct aaa_har *har)
  * nothing (a BR has no acknowledgement; the PCN retransmits), the state left
  * alone:
  *   undecodable ........................................ br_malformed
- *   sender not in ha.pcn_peers ......................... br_unknown_peer
+ *   sender not a PCN of ha.pcn_peers ................... br_unknown_peer
+ *     (a PCN is known by its address, by the correspondent address a BU
+ *     of the session went to, or by its key under its SPI)
  *   RO-auth missing, wrong SPI or HMAC ................. br_auth_failed
  *   identification stale or not above the last BR's .... br_replayed
  * then the identification counts as used.  The binding of the home address
@@ -1632,8 +1636,14 @@ static int br_answer(struct agent *a, struct mn_state *m, const struct mipd_peer
         if (m->refresh[slot])
             bu_cancel(a, m->refresh[slot]);
         char e[VPN_ERR_MAX];
-        m->refresh[slot] = bu_start(a, pp->addr, pp, m->mn->home_addr, m->b->coa,
-                                    (uint16_t)vi->lifetime, vi, refresh_bu_done, m, e, sizeof(e));
+        /* Where the registration's BU went (send_bus): a correspondent host the
+         * profile names, else the PCN; every BU of the session takes one way. */
+        struct in_addr dst = pp->addr;
+        for (unsigned j = 0; j < vi->n; j++)
+            if (bu_destination(&vi->profiles[j]).s_addr != pp->addr.s_addr)
+                dst = bu_destination(&vi->profiles[j]);
+        m->refresh[slot] = bu_start(a, dst, pp, m->mn->home_addr, m->b->coa, (uint16_t)vi->lifetime,
+                                    vi, refresh_bu_done, m, e, sizeof(e));
         m->refresh_pcn[slot] = pp->addr;
         if (!m->refresh[slot]) {
             static char err[VPN_ERR_MAX + 32];
@@ -1645,6 +1655,50 @@ static int br_answer(struct agent *a, struct mn_state *m, const struct mipd_peer
     vpn_info_clear(vi);
     free(vi);
     return rc;
+}
+
+/* A PCN answers as the correspondents it serves (DESIGN §7: it intercepts the
+ * BUs addressed to them with a REDIRECT rule), and while that rule's
+ * connection-tracking entry lives, what the PCN sends to our UDP 434 from its
+ * own 434 is the entry's reply direction: it reaches us with the
+ * correspondent's address as source.  So a BR from the address a BU of this
+ * home address's session went to stands for the PCN of that BU. */
+static const struct mipd_peer *br_peer_by_correspondent(const struct agent *a, struct in_addr hoa,
+                                                        struct in_addr from, size_t *pi)
+{
+    struct mn_state *m = find_by_hoa(a->ha, hoa);
+    struct vpn_session *vs =
+        m && m->session_id && a->vpn ? vpn_cache_find(a->vpn, m->session_id) : NULL;
+    for (unsigned i = 0; vs && i < vs->n_profiles; i++) {
+        const struct vpn_profile *p = &vs->profiles[i];
+        if (p->gw_type != VPN_GW_DYNAMIC || bu_destination(p).s_addr != from.s_addr)
+            continue;
+        for (size_t k = 0; k < a->cfg->ha.n_pcn_peers; k++)
+            if (a->cfg->ha.pcn_peers[k].addr.s_addr == p->src_gw.s_addr) {
+                *pi = k;
+                return &a->cfg->ha.pcn_peers[k];
+            }
+    }
+    return NULL;
+}
+
+/* The same PCN once the HA has forgotten the session (deregistration, expiry:
+ * exactly when a PCN still asks): no BU destination to match any more, so the
+ * PCN is the ha.pcn_peers entry whose key authenticates the BR under its SPI. */
+static const struct mipd_peer *br_peer_by_auth(const struct agent *a, const uint8_t *buf,
+                                               size_t len, const struct mip_exts *ext, size_t *pi)
+{
+    const struct mipd_config *c = a->cfg;
+    for (size_t k = 0; k < c->ha.n_pcn_peers; k++) {
+        const struct mipd_peer *p = &c->ha.pcn_peers[k];
+        uint32_t spi = 0;
+        if (mip_verify_ro_auth(buf, len, ext, c->vendor_id, p->sa.key, p->sa.keylen, &spi) &&
+            spi == p->sa.spi) {
+            *pi = k;
+            return p;
+        }
+    }
+    return NULL;
 }
 
 static void handle_br(struct agent *a, const struct pkt_addr *from, const uint8_t *buf, size_t len)
@@ -1671,6 +1725,10 @@ static void handle_br(struct agent *a, const struct pkt_addr *from, const uint8_
             peer = &c->ha.pcn_peers[pi];
             break;
         }
+    if (!peer)
+        peer = br_peer_by_correspondent(a, m.u.br.home_addr, from->addr, &pi);
+    if (!peer)
+        peer = br_peer_by_auth(a, buf, len, &m.ext, &pi);
     const char *why = NULL;
     uint32_t spi = 0;
     if (!peer) {

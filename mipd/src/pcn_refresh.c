@@ -214,8 +214,11 @@ void pcn_refresh_updated(struct pcn_refresh *r, const struct vpn_session *s, siz
         hmap_insert(&r->by_hoa, &w->by_hoa, w->hoa.s_addr);
     }
     w->peer = peer;
-    /* A lifetime already below the threshold is all the HA has left to give. */
-    w->asked = s->expires - now < (time_t)a->cfg->pcn.refresh_threshold_s;
+    /* A lifetime at or below the threshold is all the HA has left to give
+     * (its answer to a BR carries the binding's remaining lifetime, rounded
+     * up: typically the threshold itself); asking again would only repeat
+     * that answer every second. */
+    w->asked = s->expires - now <= (time_t)a->cfg->pcn.refresh_threshold_s;
     /* Every round for this home address has its answer. */
     for (struct hnode *n = hmap_first(&r->by_hoa, s->hoa.s_addr); n; n = hmap_next_same(n)) {
         struct watch *o = hmap_entry(n, struct watch, by_hoa);

@@ -191,11 +191,12 @@ EOF
 # (then HAA 4005 with reply 130).  With FLOWS.md's 1 s first BU timeout the HA would decide
 # at 7 s, after the MN had given up.
 #
-# mipd_aaa_ha_conf FILE [PCN_SPI PCN_KEY]: the HA in AAA mode; with a PCN pairwise key it
-# also knows the partner ISP's PCN (DESIGN §6: BUs authenticated with the HA-PCN key).
+# mipd_aaa_ha_conf FILE [PCN_SPI PCN_KEY PCNB_SPI PCNB_KEY]: the HA in AAA mode; with PCN
+# pairwise keys it also knows the partner ISPs' PCNs (DESIGN §6: BUs authenticated with the
+# HA-PCN key of each).
 mipd_aaa_ha_conf() {
-    local file=$1 spi=${2:-} key=${3:-} peers=''
-    [ -z "$spi" ] || peers="  pcn_peers = ( { address = \"$TB_PCN_BB\"; spi = $spi; key = \"$key\"; } );"
+    local file=$1 spi=${2:-} key=${3:-} spib=${4:-} keyb=${5:-} peers=''
+    [ -z "$spi" ] || peers="  pcn_peers = ( { address = \"$TB_PCN_BB\"; spi = $spi; key = \"$key\"; }${spib:+, { address = \"$TB_PCNB_BB\"; spi = $spib; key = \"$keyb\"; \}} );"
     cat >"$file" <<EOF
 # mipd, home agent in AAA mode — written by testbed/lib/aaa.sh
 vendor_id = $TB_VENDOR_ID;
@@ -217,7 +218,9 @@ EOF
 }
 
 # FA <-> FA pairwise keys (hand-off BUs, DESIGN §6): one per pair, SPI 0x300 + pair index.
-# TB_SMOOTH_HANDOFF=false turns smooth hand-off off (the comparison runs of the move scenarios).
+# TB_SMOOTH_HANDOFF=false turns smooth hand-off off (the comparison runs of the move scenarios);
+# TB_HOBUF_HOLD_MS (and TB_HOBUF_PKTS, TB_HOBUF_BYTES) set the FAs' hand-off buffer
+# (fa.handoff_buffer; unset: mipd's defaults).
 _tb_fa_peers() { # FA -> the fa_peers list of its configuration
     local fa=$1 other k i=0 out=''
     for other in fa1 fa2 fa3; do
@@ -246,6 +249,7 @@ fa: {
   challenge = true;
   aaa = { diameter_conf = "$TB_WORK/fd-$fa.conf"; timeout_ms = ${TB_FA_AAA_TIMEOUT_MS:-5500}; };
   smooth_handoff = ${TB_SMOOTH_HANDOFF:-true};
+$([ -z "${TB_HOBUF_HOLD_MS:-}" ] || echo "  handoff_buffer = { packets = ${TB_HOBUF_PKTS:-1000}; bytes = ${TB_HOBUF_BYTES:-8388608}; hold_ms = $TB_HOBUF_HOLD_MS; total_bytes = 16777216; };")
   bu_timeout_ms = ${TB_BU_TIMEOUT_MS:-400};
   fa_peers = $(_tb_fa_peers "$fa");
 };
@@ -253,18 +257,24 @@ EOF
     fd_conf "$fa" "$TB_WORK/fd-$fa.conf"
 }
 
-# mipd_pcn_conf FILE SPI KEY: the PCN of the partner ISP, serving CN2's LAN.  It knows the HA
-# by its HA address (FLOWS.md); TB_PCN_HA_PEER overrides that address (experiments).
+# mipd_pcn_conf FILE SPI KEY [NODE]: the PCN of a partner ISP: pcn (default) serves CN2's LAN,
+# pcnb (partner ISP B) CN3's.  It knows the HA by its HA address (FLOWS.md); TB_PCN_HA_PEER
+# overrides that address (experiments).  TB_PCN_REFRESH_S: seconds of lifetime left at which
+# it sends Binding Requests (scenario 8).
 mipd_pcn_conf() {
+    local node=${4:-pcn} addr=$TB_PCN_BB net=$TB_CN2_NET
+    [ "$node" = pcn ] || { addr=$TB_PCNB_BB; net=$TB_CN3_NET; }
     cat >"$1" <<EOF
-# mipd, proxy correspondent node — written by testbed/lib/aaa.sh
+# mipd, proxy correspondent node ($node) — written by testbed/lib/aaa.sh
 vendor_id = $TB_VENDOR_ID;
-control_socket = "$(mipd_sock pcn)";
+control_socket = "$(mipd_sock "$node")";
 log_level = "debug";
 pcn: {
-  address = "$TB_PCN_BB";
-  serves = ( "$TB_CN2_NET" );
+  address = "$addr";
+  serves = ( "$net" );
   replay_window = 7;
+  refresh_threshold_s = ${TB_PCN_REFRESH_S:-10};
+  br_timeout_ms = ${TB_BR_TIMEOUT_MS:-1000};
   ha_peers = ( { address = "${TB_PCN_HA_PEER:-$TB_HA_HOME}"; spi = $2; key = "$3"; } );
 };
 EOF
@@ -276,7 +286,8 @@ EOF
 # no VPN profile: he is not on the company's list); the CN-GW table (company LAN behind the
 # static gateway, partner LAN behind the PCN); then alice's profiles for each SET:
 #   static  profile 1: CN1's LAN 172.16.50.0/24 through the company's static GW (scenario 1)
-#   pcn     profile 2: CN2 172.16.60.10/32 behind the PCN (scenario 4)
+#   pcn     profile 2: CN2 172.16.60.10/32 behind the PCN (scenario 4); CN3's LAN is behind
+#           partner ISP B's PCN (pcnb): the service-update scenario moves the profile there
 vpn_provision() {
     local db=$1 set
     shift
@@ -288,7 +299,8 @@ vpn_provision() {
             "${v[@]}" user add bob@home.example --spi 257 --key "$KEY_BOB_AAA" \
                 --ha "$TB_HA_HOME" --pool visitors &&
             "${v[@]}" cngw add "$TB_CN1_NET" "$TB_CGW_BB" static &&
-            "${v[@]}" cngw add "$TB_CN2_NET" "$TB_PCN_BB" dynamic
+            "${v[@]}" cngw add "$TB_CN2_NET" "$TB_PCN_BB" dynamic &&
+            "${v[@]}" cngw add "$TB_CN3_NET" "$TB_PCNB_BB" dynamic
     } >/dev/null || return 1
     for set in "$@"; do
         case "$set" in
@@ -395,7 +407,8 @@ tb_node_events() {
     done
     for n in "${!TB_FA_ACC[@]}"; do map+="${TB_FA_ACC[$n]}=$n "; done
     for n in "${!TB_MN_HOA[@]}"; do map+="${TB_MN_HOA[$n]}=$n $n=$n "; done
-    map+="$TB_HA_HOME=ha $TB_CN1=cn1 $TB_CN2=cn2 $TB_CGW_LAN=cgw $TB_PCN_LAN=pcn"
+    map+="$TB_HA_HOME=ha $TB_CN1=cn1 $TB_CN2=cn2 $TB_CN3=cn3 $TB_CGW_LAN=cgw $TB_PCN_LAN=pcn"
+    map+=" $TB_PCNB_LAN=pcnb"
     tb_events --node | awk -v map="$map" '
         BEGIN { n = split(map, m, " "); for (i = 1; i <= n; i++) { split(m[i], kv, "="); node[kv[1]] = kv[2] } }
         $1 == "EVENT" {
@@ -417,7 +430,7 @@ node_msgs() {
     local t0 t1
     t0=$(awk -v t="$1" 'BEGIN { printf "%.0f", t * 1000 }')
     t1=$(awk -v t="$2" 'BEGIN { printf "%.0f", t * 1000 }')
-    tb_node_events | awk -v t0="$t0" -v t1="$t1" -v n="$3" -v what="${4:-msgs}" '
+    _tb_events_once | awk -v t0="$t0" -v t1="$t1" -v n="$3" -v what="${4:-msgs}" '
         $2 >= t0 && $2 <= t1 && $3 == n {
             p = $6; sub(/^peer=/, "", p)
             if ($5 == "RRQ") {
@@ -435,9 +448,17 @@ node_msgs() {
 # prints every node's messages (and the retransmissions left out).  The seeds' message tables
 # (Fig. 11, Fig. 21) are per node ("AMR at AAAH -> HAR", "BA at HA -> Reg Rep"): this checks
 # exactly them, and the "from" of each received message checks the hops between the nodes.
+# tb_node_events, or the copy msgs_are took for all its nodes (TB_EVENTS_CACHE): merging every
+# log is slow in a UML guest, and one snapshot also gives every node the same view.
+_tb_events_once() {
+    if [ -n "${TB_EVENTS_CACHE:-}" ] && [ -f "$TB_EVENTS_CACHE" ]; then cat "$TB_EVENTS_CACHE"; else tb_node_events; fi
+}
 msgs_are() {
     local t0=$1 t1=$2 spec node want got retx note bad=0
     shift 2
+    local TB_EVENTS_CACHE
+    TB_EVENTS_CACHE=$(mktemp)
+    tb_node_events >"$TB_EVENTS_CACHE"
     for spec in "$@"; do
         node=${spec%%=*}
         want=${spec#*=}
@@ -452,6 +473,7 @@ msgs_are() {
             bad=1
         fi
     done
+    rm -f "$TB_EVENTS_CACHE"
     [ $bad = 0 ]
 }
 
@@ -483,11 +505,14 @@ aaa_world_up() {
         openssl rand -hex 16 >"$TB_WORK/key-alice-aaa"
         openssl rand -hex 16 >"$TB_WORK/key-bob-aaa"
         openssl rand -hex 32 >"$TB_WORK/key-ha-pcn"
+        openssl rand -hex 32 >"$TB_WORK/key-ha-pcnb"
         for n in fa1-fa2 fa1-fa3 fa2-fa3; do openssl rand -hex 32 >"$TB_WORK/key-$n"; done
     )
     KEY_ALICE_AAA=$(cat "$TB_WORK/key-alice-aaa")
     KEY_BOB_AAA=$(cat "$TB_WORK/key-bob-aaa")
     KEY_HA_PCN=$(cat "$TB_WORK/key-ha-pcn")
+    KEY_HA_PCNB=$(cat "$TB_WORK/key-ha-pcnb")
+    TB_HA_PCNB_SPI=4661
     TB_HA_PCN_SPI=4660
     aaa_pki "$TB_PKI"
     TB_VPNDB=$TB_WORK/vpn.sqlite
@@ -496,13 +521,14 @@ aaa_world_up() {
 
     aaad_home_conf "$TB_WORK/aaad-aaah.conf" "$TB_VPNDB"
     for n in aaafa aaafb; do aaad_foreign_conf "$n" "$TB_WORK/aaad-$n.conf"; done
-    mipd_aaa_ha_conf "$TB_WORK/mipd-ha.conf" "$TB_HA_PCN_SPI" "$KEY_HA_PCN"
+    mipd_aaa_ha_conf "$TB_WORK/mipd-ha.conf" "$TB_HA_PCN_SPI" "$KEY_HA_PCN" "$TB_HA_PCNB_SPI" "$KEY_HA_PCNB"
     for fa in fa1 fa2 fa3; do mipd_aaa_fa_conf "$fa" "$TB_WORK/mipd-$fa.conf"; done
     mipd_pcn_conf "$TB_WORK/mipd-pcn.conf" "$TB_HA_PCN_SPI" "$KEY_HA_PCN"
+    mipd_pcn_conf "$TB_WORK/mipd-pcnb.conf" "$TB_HA_PCNB_SPI" "$KEY_HA_PCNB" pcnb
 
     # Each agent's kernel before its daemon runs: afterwards it must hold this plus exactly the
     # daemon's shadow, and this alone once the daemon has nothing left to hold.
-    for n in ha fa1 fa2 fa3 pcn; do kstate "$n" >"$TB_WORK/base-$n.txt"; done
+    for n in ha fa1 fa2 fa3 pcn pcnb; do kstate "$n" >"$TB_WORK/base-$n.txt"; done
     aaad_start aaah aaah home "$TB_WORK/aaad-aaah.conf"
     relay_start
     aaad_start aaafa aaafa foreign "$TB_WORK/aaad-aaafa.conf"
@@ -510,6 +536,7 @@ aaa_world_up() {
     mipd_start ha ha ha "$TB_WORK/mipd-ha.conf"
     for fa in fa1 fa2 fa3; do mipd_start "$fa" "$fa" fa "$TB_WORK/mipd-$fa.conf"; done
     mipd_start pcn pcn pcn "$TB_WORK/mipd-pcn.conf"
+    mipd_start pcnb pcnb pcn "$TB_WORK/mipd-pcnb.conf"
     local t0=$EPOCHREALTIME ok=1
     for n in aaah relay aaafa aaafb ha fa1 fa2 fa3; do
         wait_until 20 diam_links_tls "$n" || ok=0
@@ -824,4 +851,29 @@ ping_answers() {
     r=$(tb_exec "$1" "$MPROBE" ping --dst "$3" --src "$2" --port 5103 --count 3 --timeout-ms 1000 2>&1)
     got=$(jq -r '.received // empty' <<<"$r" 2>/dev/null)
     expect_eq "answered (of 3)" "$got" "$4"
+}
+
+# agent_counter NODE NAME: a mipd counter (`mipctl counters`), 0 when absent.
+agent_counter() {
+    mipctl_json "$1" counters | jq -r --arg n "$2" '[(.items // .)[]? | select(.name == $n) | .value] | first // 0'
+}
+# pcap_mip4vpn FILE FILTER FIELD...: the capture's frames matching FILTER decoded with the
+# project's Lua dissector (dict/wireshark/mip4vpn.lua), one line per frame with the FIELDs
+# (tab-separated).
+TB_LUA=${TB_LUA:-$SRC_DIR/dict/wireshark/mip4vpn.lua}
+pcap_mip4vpn() {
+    local f=$1 filter=$2; shift 2
+    local -a e=()
+    local x
+    for x in "$@"; do e+=(-e "$x"); done
+    tshark -n -X "lua_script:$TB_LUA" -r "$f" -Y "$filter" -T fields "${e[@]}" 2>/dev/null
+}
+# pcap_mip4vpn_clean FILE: no Mobile IP frame (UDP 434) of the capture is Malformed or carries an expert error or
+# warning when decoded with the Lua dissector; prints how many mip4vpn frames it decoded.
+pcap_mip4vpn_clean() {
+    local bad n
+    bad=$(pcap_mip4vpn "$1" 'udp.port == 434 && (_ws.malformed || _ws.expert.severity == error || _ws.expert.severity == warning)' frame.number | paste -sd, -)
+    n=$(pcap_mip4vpn "$1" mip4vpn frame.number | wc -l)
+    echo "mip4vpn frames decoded: $n; malformed or expert error/warning: ${bad:-none}"
+    [ -z "$bad" ] && [ "$n" -gt 0 ]
 }

@@ -18,6 +18,13 @@
 #
 # Everything lives in namespaces named ${TB_NS}* (default "tb-"); the root namespace is
 # never touched.  State (who joined what) is kept under $TB_STATE.
+#
+# Process starts are the cost here: under User-Mode Linux (where CI runs the scenarios) each one
+# takes tens of milliseconds.  So every function does its work in as few processes as it can:
+# one `ip -n NS -batch -` for the link/address/route operations of a namespace, one shell for
+# the /proc/sys writes of a namespace, no $(...) subshells for names, no mkdir when the state
+# directory exists.  testbed/tools/topo-dump.sh prints the resulting world, to check that a
+# change here leaves it as it was.
 
 TB_NS=${TB_NS:-tb-}
 TB_STATE=${TB_STATE:-/run/tb/topo}
@@ -26,98 +33,125 @@ TB_BB_PREFIXLEN=24
 _tb_ns() { printf '%s%s' "$TB_NS" "$1"; }
 # Runs a command inside a node's namespace: tb_exec NODE CMD...
 tb_exec() {
-    local n; n=$(_tb_ns "$1"); shift
+    local n=$TB_NS$1
+    shift
     ip netns exec "$n" "$@"
 }
 _tb_ip() {
-    local n; n=$(_tb_ns "$1"); shift
+    local n=$TB_NS$1
+    shift
     ip -n "$n" "$@"
 }
-_tb_sysctl() { # NODE KEY VALUE
-    tb_exec "$1" sysctl -qw "$2=$3" >/dev/null
-}
+_tb_mkdir() { [ -d "$1" ] || mkdir -p "$1"; }
 
 node_add() { # NAME [router]
-    local name=$1 kind=${2:-host} n
-    n=$(_tb_ns "$name")
-    ip netns add "$n"
-    _tb_ip "$name" link set lo up
+    local name=$1 kind=${2:-host} n=$TB_NS$1 p=/proc/sys/net sh
+    # The namespace's settings, written by one shell inside it (`sh -e`: the IPv4 ones must
+    # take).  No '#' and no single quote in this script: it is one word of an ip batch line.
+    # First lo up, through sysfs (ip netns exec mounts the namespace's own): writing its flags
+    # with IFF_UP (0x1) set is the dev_change_flags() that `ip link set lo up` asks for.  Up
+    # before the sysctls, as it always was: bringing lo up marks all its IPv4 settings as set
+    # (127.0.0.1 is added), so the conf/default writes below leave lo's values alone.
+    # shellcheck disable=SC2016 # expanded by that shell
+    sh='read f </sys/class/net/lo/flags; echo $((f | 1)) >/sys/class/net/lo/flags'
     # Tunnels and asymmetric mobile paths: no reverse-path filtering anywhere.
-    _tb_sysctl "$name" net.ipv4.conf.all.rp_filter 0
-    _tb_sysctl "$name" net.ipv4.conf.default.rp_filter 0
+    sh+="; echo 0 >$p/ipv4/conf/all/rp_filter; echo 0 >$p/ipv4/conf/default/rp_filter"
     # IPv4 only: no IPv6 autoconfiguration noise on the links and in the captures.
-    _tb_sysctl "$name" net.ipv6.conf.all.disable_ipv6 1 2>/dev/null || true
-    _tb_sysctl "$name" net.ipv6.conf.default.disable_ipv6 1 2>/dev/null || true
+    sh+="; { echo 1 >$p/ipv6/conf/all/disable_ipv6; echo 1 >$p/ipv6/conf/default/disable_ipv6;"
+    sh+=" } 2>/dev/null || true"
     if [ "$kind" = router ]; then
-        _tb_sysctl "$name" net.ipv4.ip_forward 1
-        _tb_sysctl "$name" net.ipv4.conf.all.send_redirects 0
-        _tb_sysctl "$name" net.ipv4.conf.default.send_redirects 0
+        sh+="; echo 1 >$p/ipv4/ip_forward; echo 0 >$p/ipv4/conf/all/send_redirects"
+        sh+="; echo 0 >$p/ipv4/conf/default/send_redirects"
     fi
-    mkdir -p "$TB_STATE/nodes"
+    # One ip process: it creates the namespace, then forks the shell into it (batch mode).
+    ip -batch - <<EOF
+netns add $n
+netns exec $n sh -ec '$sh'
+EOF
+    _tb_mkdir "$TB_STATE/nodes"
     echo "$kind" >"$TB_STATE/nodes/$name"
 }
 
 _tb_sink() { # the namespace holding the far ends of the bridges' spare ports
-    [ -e "/run/netns/$(_tb_ns sink)" ] && return 0
-    ip netns add "$(_tb_ns sink)"
+    local n=${TB_NS}sink p=/proc/sys/net/ipv6/conf sh
+    [ -e "/run/netns/$n" ] && return 0
     # Silent: no IPv6 autoconfiguration traffic into the bridges.
-    _tb_sysctl sink net.ipv6.conf.all.disable_ipv6 1 2>/dev/null || true
-    _tb_sysctl sink net.ipv6.conf.default.disable_ipv6 1 2>/dev/null || true
+    sh="{ echo 1 >$p/all/disable_ipv6; echo 1 >$p/default/disable_ipv6; } 2>/dev/null || true"
+    ip -batch - <<EOF
+netns add $n
+netns exec $n sh -c '$sh'
+EOF
 }
 
 bridge_add() { # NODE BR [CIDR]
-    local node=$1 br=$2 cidr=${3:-}
-    _tb_ip "$node" link add "$br" type bridge stp_state 0 forward_delay 0 mcast_snooping 0
+    local node=$1 br=$2 cidr=${3:-} mac=
     # A bridge without ports has no carrier; a spare port keeps it (and its routes) up.
     # (A veth pair, not a dummy: some kernels lack the dummy driver.)  The pair's other end
     # lives in a namespace of its own ("sink"): left in the node, it would answer ARP for the
     # node's addresses (weak host model) and hand the node a second copy of every broadcast.
+    # The pair is made from the sink's side, so that its end there is up from the start.
     _tb_sink
-    _tb_ip "$node" link add "${br}-k" type veth peer name "k-$node-$br" netns "$(_tb_ns sink)"
-    _tb_ip "$node" link set "${br}-k" master "$br" up
-    _tb_ip sink link set "k-$node-$br" up
+    _tb_ip sink link add "k-$node-$br" up type veth peer name "${br}-k" netns "$TB_NS$node"
     # A bridge takes the lowest MAC address of its ports unless one is set: an MN plugging in
     # would change the agent's MAC under the feet of the MNs already there (their ARP entries
-    # go stale and their requests are lost for seconds).  Pin the address it has now.
-    local mac
-    mac=$(_tb_ip "$node" -br link show dev "$br" | awk '{print $3}')
-    _tb_ip "$node" link set "$br" address "$mac"
-    _tb_ip "$node" link set "$br" up
-    if [ -n "$cidr" ]; then _tb_ip "$node" addr add "$cidr" dev "$br"; fi
+    # go stale and their requests are lost for seconds).  Pin the address it would take now,
+    # its spare port's: a bridge created with an address keeps it (addr_assign_type "set",
+    # as after `ip link set BR address`), whatever ports join later.
+    read -r _ _ mac _ < <(_tb_ip "$node" -br link show dev "${br}-k")
+    [ -n "$mac" ] || { echo "bridge_add: no MAC address for ${br}-k in $node" >&2; return 1; }
+    _tb_ip "$node" -batch - <<EOF
+link add $br address $mac type bridge stp_state 0 forward_delay 0 mcast_snooping 0
+link set ${br}-k master $br up
+link set $br up
+${cidr:+addr add $cidr dev $br}
+EOF
+}
+
+# link_add, plus EXTRA: ip commands (newline-separated) for NODE after its end is up.
+_tb_link_add() { # NODE IF PEER BR CIDR EXTRA
+    local node=$1 ifn=$2 peer=$3 br=$4 cidr=$5 extra=$6 port="p-$1"
+    # The pair is made from PEER's side and its end there enslaved at once: NODE's end has
+    # a carrier as soon as it is up.
+    _tb_ip "$peer" -batch - <<EOF
+link add $port type veth peer name $ifn netns $TB_NS$node
+link set $port master $br up
+EOF
+    _tb_ip "$node" -batch - <<EOF
+${cidr:+addr add $cidr dev $ifn}
+link set $ifn up
+$extra
+EOF
 }
 
 link_add() { # NODE IF PEER BR [CIDR]
-    local node=$1 ifn=$2 peer=$3 br=$4 cidr=${5:-}
-    local port="p-$node"
-    _tb_ip "$node" link add "$ifn" type veth peer name "$port" netns "$(_tb_ns "$peer")"
-    _tb_ip "$peer" link set "$port" master "$br" up
-    if [ -n "$cidr" ]; then _tb_ip "$node" addr add "$cidr" dev "$ifn"; fi
-    _tb_ip "$node" link set "$ifn" up
+    _tb_link_add "$1" "$2" "$3" "$4" "${5:-}" ""
 }
 
 bb_join() { # NODE ADDR [PREFIX...]
-    local node=$1 addr=$2; shift 2
+    local node=$1 addr=$2
+    shift 2
     link_add "$node" bb0 bb bb0 "$addr/$TB_BB_PREFIXLEN"
-    mkdir -p "$TB_STATE/bb"
+    _tb_mkdir "$TB_STATE/bb"
     echo "$addr $*" >"$TB_STATE/bb/$node"
 }
 
 bb_addr() { # NODE -> its backbone address
-    cut -d' ' -f1 "$TB_STATE/bb/$1"
+    local a _
+    read -r a _ <"$TB_STATE/bb/$1" && echo "$a"
 }
 
-bb_routes() {
-    local node other addr prefixes p
-    for node in "$TB_STATE"/bb/*; do
-        node=${node##*/}
+bb_routes() { # one ip process per backbone node
+    local f other addr prefixes p cmds
+    for f in "$TB_STATE"/bb/*; do
+        cmds=
         for other in "$TB_STATE"/bb/*; do
-            other=${other##*/}
-            [ "$other" = "$node" ] && continue
-            read -r addr prefixes <"$TB_STATE/bb/$other"
+            [ "$other" = "$f" ] && continue
+            read -r addr prefixes <"$other"
             for p in $prefixes; do
-                _tb_ip "$node" route replace "$p" via "$addr" dev bb0
+                cmds+="route replace $p via $addr dev bb0"$'\n'
             done
         done
+        [ -z "$cmds" ] || _tb_ip "${f##*/}" -batch - <<<"$cmds"
     done
 }
 
@@ -125,7 +159,7 @@ bb_routes() {
 
 mn_add() { # NAME HOA
     node_add "$1" host
-    mkdir -p "$TB_STATE/mn"
+    _tb_mkdir "$TB_STATE/mn"
     echo "$2" >"$TB_STATE/mn/$1.hoa"
 }
 
@@ -142,9 +176,11 @@ mn_attach() { # MN FA
     [ ! -f "$TB_STATE/mn/$mn.at" ] || mn_detach "$mn"
     # Two ip processes only (process start-up is slow under UML, and this is the hand-off).
     # The FA-side end is named after the MN so an FA can tell its visitors' ports apart.
+    local addr=
+    [ "$hoa" = 0.0.0.0 ] || addr="addr add $hoa/32 dev mn0"
     _tb_ip "$mn" -batch - <<EOF
-link add mn0 type veth peer name v-$mn netns $(_tb_ns "$fa")
-$([ "$hoa" = 0.0.0.0 ] || echo "addr add $hoa/32 dev mn0")
+link add mn0 type veth peer name v-$mn netns $TB_NS$fa
+$addr
 link set mn0 up
 EOF
     # Enslave first, then up: in one "master X up" request the kernel raises the link before
@@ -184,8 +220,9 @@ fa_add() { # NAME BB_ADDR ACC_ADDR
 
 # The AAA world (aaad/FLOWS.md "Nodes, identities and addresses"), opt-in with `topo_up aaa`:
 # home AAA (AAAH), a transit Diameter relay, the visited ISPs' AAA servers, a company with a
-# static VPN gateway (a plain Linux router) in front of its LAN with CN1, and a partner ISP whose
-# PCN fronts a LAN with CN2.  Diameter identities are NODE.REALM as in FLOWS.md.
+# static VPN gateway (a plain Linux router) in front of its LAN with CN1, and two partner ISPs
+# whose PCNs front a LAN with CN2 (pcn) and one with CN3 (pcnb).  Diameter identities are
+# NODE.REALM as in FLOWS.md.
 declare -A TB_AAA_BB=([aaah]=192.0.2.2 [relay]=192.0.2.40 [aaafa]=192.0.2.21 [aaafb]=192.0.2.31)
 declare -A TB_DIAM_ID=([ha]=ha.home.example [aaah]=aaah.home.example
     [relay]=relay.transit.example [aaafa]=aaaf.visit-a.example [aaafb]=aaaf.visit-b.example
@@ -198,6 +235,10 @@ TB_PCN_BB=192.0.2.70
 TB_PCN_LAN=172.16.60.1
 TB_CN2_NET=172.16.60.0/24
 TB_CN2=172.16.60.10
+TB_PCNB_BB=192.0.2.71
+TB_PCNB_LAN=172.16.61.1
+TB_CN3_NET=172.16.61.0/24
+TB_CN3=172.16.61.10
 
 diam_id() { echo "${TB_DIAM_ID[$1]}"; }
 diam_realm() { local id; id=$(diam_id "$1"); echo "${id#*.}"; }
@@ -209,8 +250,7 @@ lan_add() { # ROUTER BB_ADDR LAN_NET GW_ADDR HOST HOST_ADDR
     bb_join "$r" "$bb" "$net"
     bridge_add "$r" lan0 "$gw/24"
     node_add "$host" host
-    link_add "$host" eth0 "$r" lan0 "$haddr/24"
-    _tb_ip "$host" route add default via "$gw" dev eth0
+    _tb_link_add "$host" eth0 "$r" lan0 "$haddr/24" "route add default via $gw dev eth0"
 }
 
 topo_aaa_up() {
@@ -223,13 +263,15 @@ topo_aaa_up() {
     lan_add cgw "$TB_CGW_BB" "$TB_CN1_NET" "$TB_CGW_LAN" cn1 "$TB_CN1"
     # The partner ISP: the PCN (mipd --role pcn) routes its correspondents' LAN.
     lan_add pcn "$TB_PCN_BB" "$TB_CN2_NET" "$TB_PCN_LAN" cn2 "$TB_CN2"
+    # Partner ISP B: a second PCN and CN3 (the service-update scenario's new destination).
+    lan_add pcnb "$TB_PCNB_BB" "$TB_CN3_NET" "$TB_PCNB_LAN" cn3 "$TB_CN3"
 }
 
 topo_up() { # [aaa]
     local world=${1:-}
     case "$world" in '' | aaa) ;; *) echo "topo_up: unknown world '$world'" >&2; return 1 ;; esac
     topo_down
-    mkdir -p "$TB_STATE"
+    mkdir -p "$TB_STATE/nodes" "$TB_STATE/bb" "$TB_STATE/mn"
     # Backbone: one bridge in its own namespace.
     node_add bb host
     bridge_add bb bb0
@@ -253,20 +295,25 @@ topo_up() { # [aaa]
 
 # Removes every namespace with our prefix (killing what still runs inside).
 topo_down() {
-    local n pids
-    for n in $(ip netns list 2>/dev/null | awk '{print $1}'); do
-        case "$n" in "$TB_NS"*) ;; *) continue ;; esac
-        pids=$(ip netns pids "$n" 2>/dev/null || true)
+    local f nss=() cmds pids
+    # The names ip netns add gave them (what `ip netns list` reads).
+    for f in /run/netns/"$TB_NS"*; do
+        [ -e "$f" ] && nss+=("${f##*/}")
+    done
+    if [ "${#nss[@]}" -gt 0 ]; then
+        printf -v cmds 'netns pids %s\n' "${nss[@]}"
+        pids=$(ip -force -batch - <<<"$cmds" 2>/dev/null || true)
         if [ -n "$pids" ]; then
             # shellcheck disable=SC2086
             kill -TERM $pids 2>/dev/null || true
             sleep 0.2
-            pids=$(ip netns pids "$n" 2>/dev/null || true)
+            pids=$(ip -force -batch - <<<"$cmds" 2>/dev/null || true)
             # shellcheck disable=SC2086
             [ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
         fi
-        ip netns del "$n" 2>/dev/null || true
-    done
+        printf -v cmds 'netns del %s\n' "${nss[@]}"
+        ip -force -batch - <<<"$cmds" >/dev/null 2>&1 || true
+    fi
     rm -rf "$TB_STATE"
 }
 

@@ -577,6 +577,11 @@ static void test_move_relayed_to_ha(void **st)
     struct mip_reg_request rq = move_to_ha(&t, 1, out);
     assert_int_equal(t.h->a.cnt.moves_relayed, 1);
     assert_int_equal(fa_visitor_count(&t.h->a), 0); /* not before the HA accepts */
+    /* Make-before-break: the session's SAs / policies and the MN's route are
+     * in before the HA moves its tunnel here (the cache only after). */
+    assert_true(dp_count(t.h->a.dp, DP_OBJ_XFRM_STATE) > 0);
+    assert_non_null(strstr(dp_recorder_log(t.h->a.dp), "10.10.0.100/32"));
+    assert_int_equal(vpn_cache_count(t.h->a.vpn), 0);
     assert_true(cap_has_event(t.c, "tx RRQ peer=10.10.0.1", "alice@home.example", NULL));
     ha_move_reply(&t, &rq, 0, fa_ha_key);
     /* Accepted: visitor + the AMA's profiles under the AMR's session, the
@@ -591,6 +596,11 @@ static void test_move_relayed_to_ha(void **st)
     assert_int_equal(s->n_profiles, 2);
     assert_int_equal(t.c->n_str, 0);
     assert_int_equal(t.h->a.cnt.rrq_accepted, 1);
+    /* The visitor's lifetime ends: nothing of the move is left (the route
+     * taken before the relay was handed over, not leaked). */
+    h_advance(t.h, 61000);
+    assert_int_equal(fa_visitor_count(&t.h->a), 0);
+    assert_int_equal(dp_count(t.h->a.dp, -1), 0);
     t_free(&t);
 }
 
@@ -601,9 +611,11 @@ static void test_move_refused_or_forged(void **st)
     uint8_t out[MIP_MAX_MSG];
     /* A reply with a wrong FA-HA authenticator: 132 to the MN, STR. */
     struct mip_reg_request rq = move_to_ha(&t, 1, out);
+    assert_true(dp_count(t.h->a.dp, -1) > 0); /* set up before the relay */
     static const uint8_t wrong[16] = {0xde, 0xad};
     ha_move_reply(&t, &rq, 0, wrong);
     assert_int_equal(last_reply(t.h).code, MIP_CODE_FA_HA_AUTH_FAILED);
+    assert_int_equal(dp_count(t.h->a.dp, -1), 0); /* and gone with the move */
     assert_int_equal(fa_visitor_count(&t.h->a), 0);
     assert_int_equal(vpn_cache_count(t.h->a.vpn), 0);
     assert_int_equal(t.c->n_str, 1);
@@ -727,7 +739,15 @@ static void test_smooth_handoff(void **st)
         assert_int_equal(info.profiles[i].dst_gw.s_addr, h_ip("192.0.2.12").s_addr);
     }
     assert_string_equal(info.nai, "alice@home.example");
+    /* The legs this FA gave the AMA's profiles (fa_vpn_set), not "none". */
+    assert_int_equal(info.profiles[0].leg, VPN_LEG_FA_HA);
+    assert_int_equal(info.profiles[1].leg, VPN_LEG_FA_PCN);
     vpn_info_clear(&info);
+    /* Before the BU went: the receiving end of the old FA's hand-off tunnel,
+     * outside the IPsec forward check (its packets come out of IP-in-IP). */
+    const char *nlog = dp_recorder_log(nw.h->a.dp);
+    assert_non_null(strstr(nlog, "192.0.2.12>192.0.2.11"));
+    assert_non_null(strstr(nlog, "sysctl mipc000020b disable_policy 1"));
     /* Negative, at the old FA: a wrong authenticator (131) ... */
     uint8_t forged[MIP_MAX_MSG];
     size_t bl = nw.h->tx[bi].len;
@@ -749,6 +769,30 @@ static void test_smooth_handoff(void **st)
     const char *log = dp_recorder_log(old.h->a.dp);
     assert_non_null(strstr(log, "192.0.2.11>192.0.2.12"));
     assert_int_equal(fa_visitor_count(&old.h->a), 1); /* until its lifetime ends */
+    /* Seed [0059]: the old FA's cache now names the new FA as destination
+     * gateway (its own legs kept), the SAs to the HA / PCN are gone. */
+    const struct vpn_session *vs = vpn_cache_find_hoa(old.h->a.vpn, h_ip("10.10.0.100"));
+    assert_non_null(vs);
+    assert_int_equal(vs->n_profiles, 2);
+    for (unsigned i = 0; i < vs->n_profiles; i++) {
+        assert_int_equal(vs->profiles[i].src_gw.s_addr, h_ip("192.0.2.11").s_addr);
+        assert_int_equal(vs->profiles[i].dst_gw.s_addr, h_ip("192.0.2.12").s_addr);
+        assert_int_equal(vs->profiles[i].gw_type, VPN_GW_STATIC);
+    }
+    assert_int_equal(vs->profiles[0].leg, VPN_LEG_FA_HA);
+    assert_int_equal(vs->profiles[1].leg, VPN_LEG_FA_PCN);
+    /* The new FA retransmits (our BA is late): a new BU, new identification,
+     * acknowledged again (was 129 "already handed off"), nothing changes. */
+    unsigned ho_objs = dp_count(old.h->a.dp, -1);
+    h_advance(nw.h, 1100);
+    int ri = tx_to(nw.h, "192.0.2.11");
+    assert_true(ri > bi);
+    fa_rx(&old.h->a, &from_new, nw.h->tx[ri].buf, nw.h->tx[ri].len);
+    ba = exp_at(old.h, tx_to(old.h, "192.0.2.12"));
+    assert_int_equal(ba.u.ba.status, MIP_BA_ACCEPTED);
+    assert_int_equal(old.h->a.cnt.handoffs, 1);
+    assert_int_equal(old.h->a.cnt.bu_prohibited, 0);
+    assert_int_equal(dp_count(old.h->a.dp, -1), ho_objs);
     /* The BA ends the new FA's transaction. */
     struct pkt_addr from_old = {.addr = h_ip("192.0.2.11"), .port = MIP_UDP_PORT};
     int ai = tx_to(old.h, "192.0.2.12");
@@ -770,6 +814,10 @@ static void test_smooth_handoff(void **st)
     assert_int_equal(vpn_cache_count(old.h->a.vpn), 0);
     assert_int_equal(old.c->n_str, 1);
     assert_int_equal(old.c->str[0].cause, AAA_TC_USER_MOVED);
+    /* The new FA's visitor ends: the receiving tunnel goes with it. */
+    h_advance(nw.h, 61000);
+    assert_int_equal(fa_visitor_count(&nw.h->a), 0);
+    assert_int_equal(dp_count(nw.h->a.dp, -1), 0);
     g_prev = "192.0.2.12";
     t_free(&old);
     t_free(&nw);

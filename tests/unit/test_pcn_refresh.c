@@ -344,10 +344,12 @@ static void test_bu_ends_round(void **st)
     tick(h, NULL);
     assert_int_equal(h->n_tx, 5);
     expect_br(h, 4);
-    /* The HA's binding has 5 s left: the BU ends the round, no new one. */
-    pcn_take_bu(h, 5);
+    /* The HA's binding has exactly the threshold left (its answer rounds the
+     * remaining lifetime up, so this is the usual case): the BU ends the
+     * round and starts no new one, not even one second later. */
+    pcn_take_bu(h, 10);
     assert_int_equal(h->a.cnt.br_refreshed, 2);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 9; i++)
         tick(h, NULL);
     assert_int_equal(h->n_tx, 6);
     assert_non_null(vpn_cache_find(h->a.vpn, SID));
@@ -429,8 +431,12 @@ struct pair {
     struct aaa_capture *hc, *pc;
 };
 
-/* HAR for alice with one profile for PCN A (a prefix: the BU goes to the PCN
- * itself), lifetime 120; the PCN takes the BU, the HA its BA: HAA 2001. */
+/* The profile's destination and where its BU goes: a prefix (the BU goes to
+ * the PCN itself) unless a test names a correspondent host. */
+static const char *g_prof_dst = "172.16.60.0/24", *g_bu_to = PCN_A;
+
+/* HAR for alice with one profile for PCN A (g_prof_dst), lifetime 120; the
+ * PCN takes the BU, the HA its BA: HAA 2001. */
 static void ha_register(struct pair *p, uint64_t ident)
 {
     uint8_t req[256];
@@ -444,7 +450,7 @@ static void ha_register(struct pair *p, uint64_t ident)
     mip_put_nai(&w, "alice@home.example", 18);
     static const uint8_t nonce[16] = {1}, k[20] = {2};
     struct vpn_profile prof;
-    profile(&prof, 3, "172.16.60.0/24", PCN_A);
+    profile(&prof, 3, g_prof_dst, PCN_A);
     struct aaa_har har = {.id = 1,
                           .session_id = SID,
                           .nai = "alice@home.example",
@@ -465,14 +471,14 @@ static void ha_register(struct pair *p, uint64_t ident)
     ha_har_rx(&p->ha->a, &har);
     vpn_profile_clear(&prof);
     assert_int_equal(p->ha->n_tx, ha_tx + 1);
-    assert_int_equal(p->ha->tx[ha_tx].to.addr.s_addr, h_ip(PCN_A).s_addr);
+    assert_int_equal(p->ha->tx[ha_tx].to.addr.s_addr, h_ip(g_bu_to).s_addr);
     if (!p->pcn)
         return; /* the BU stays in flight */
-    struct pkt_addr from = {.addr = h_ip(HA_ADDR), .port = 434, .local = h_ip(PCN_A)};
+    struct pkt_addr from = {.addr = h_ip(HA_ADDR), .port = 434, .local = h_ip(g_bu_to)};
     unsigned pcn_tx = p->pcn->n_tx;
     pcn_rx(&p->pcn->a, &from, p->ha->tx[ha_tx].buf, p->ha->tx[ha_tx].len);
     assert_int_equal(p->pcn->n_tx, pcn_tx + 1);
-    struct pkt_addr back = {.addr = h_ip(PCN_A), .port = 434};
+    struct pkt_addr back = {.addr = h_ip(g_bu_to), .port = 434};
     ha_rx(&p->ha->a, &back, p->pcn->tx[pcn_tx].buf, p->pcn->tx[pcn_tx].len);
     assert_int_equal(p->hc->n_haa, haa + 1);
     assert_int_equal(p->hc->haa[haa].rc, 2001);
@@ -586,6 +592,52 @@ static void test_ha_answers_pcn_br(void **st)
     pair_free(&p);
 }
 
+/* A profile naming a correspondent host: the BUs go to its address and the
+ * PCN intercepts them (DESIGN §7); its BR then reaches the HA from that
+ * address (the REDIRECT's connection tracking rewrites the source of the
+ * PCN's 434 -> 434 datagrams).  Accepted as the PCN's, answered the same way
+ * as the registration.  Once the HA has no session for the home address, the
+ * PCN's key still identifies it: silent (br_silent).  A BR from an address
+ * that is no PCN's, under no configured key, is refused (br_unknown_peer). */
+static void test_ha_br_via_correspondent(void **st)
+{
+    (void)st;
+    g_prof_dst = "172.16.60.10/32";
+    g_bu_to = "172.16.60.10";
+    struct pair p;
+    pair_new(&p);
+    uint8_t buf[256];
+    size_t n = build_br(HOA, h_ident(2), wrong_key, 4096, buf, sizeof(buf));
+    assert_int_equal(ha_take_br(p.ha, "172.16.60.11", buf, n), 0);
+    assert_int_equal(p.ha->a.cnt.br_unknown_peer, 1);
+    n = build_br("10.10.0.151", h_ident(2), key, 4096, buf, sizeof(buf));
+    assert_int_equal(ha_take_br(p.ha, "172.16.60.10", buf, n), 0);
+    assert_int_equal(p.ha->a.cnt.br_silent, 1);
+    assert_int_equal(p.ha->a.cnt.br_unknown_peer, 1);
+    n = build_br(HOA, h_ident(3), key, 4096, buf, sizeof(buf));
+    assert_int_equal(ha_take_br(p.ha, "172.16.60.10", buf, n), 1);
+    assert_int_equal(p.ha->a.cnt.br_answered, 1);
+    unsigned i = p.ha->n_tx - 1;
+    assert_int_equal(p.ha->tx[i].to.addr.s_addr, h_ip("172.16.60.10").s_addr);
+    struct vpn_info info;
+    struct mip_experimental bu = ha_bu(p.ha, i, key, 4096, &info);
+    assert_int_equal(bu.u.bu.home_addr.s_addr, h_ip(HOA).s_addr);
+    assert_int_equal(info.n, 1);
+    vpn_info_clear(&info);
+    /* The PCN's BA, from the correspondent's address, ends the transaction. */
+    struct pkt_addr from = {.addr = h_ip(HA_ADDR), .port = 434, .local = h_ip("172.16.60.10")};
+    unsigned pcn_tx = p.pcn->n_tx;
+    pcn_rx(&p.pcn->a, &from, p.ha->tx[i].buf, p.ha->tx[i].len);
+    assert_int_equal(p.pcn->n_tx, pcn_tx + 1);
+    struct pkt_addr back = {.addr = h_ip("172.16.60.10"), .port = 434};
+    ha_rx(&p.ha->a, &back, p.pcn->tx[pcn_tx].buf, p.pcn->tx[pcn_tx].len);
+    assert_int_equal(bu_pending_count(&p.ha->a), 0);
+    assert_int_equal(p.ha->a.cnt.br_bu_failed, 0);
+    pair_free(&p);
+    g_prof_dst = "172.16.60.0/24";
+    g_bu_to = PCN_A;
+}
+
 /* Silent (counted): no binding for the home address, a binding whose VPN
  * information does not involve that PCN, a registration still waiting for
  * its BAs. */
@@ -656,9 +708,12 @@ static void test_ha_refusals(void **st)
     assert_int_equal(ha_take_br(p.ha, PCN_A, buf, n), 0);
     assert_int_equal(p.ha->a.cnt.br_auth_failed, 3);
     /* A wrong authenticator did not use up its identification. */
-    n = build_br(HOA, h_ident(9), key, 4096, buf, sizeof(buf));
+    /* A sender that is no configured PCN: neither its address nor a BU
+     * destination of the session, and no pcn_peers key authenticates it. */
+    n = build_br(HOA, h_ident(9), wrong_key, 4096, buf, sizeof(buf));
     assert_int_equal(ha_take_br(p.ha, "192.0.2.99", buf, n), 0);
     assert_int_equal(p.ha->a.cnt.br_unknown_peer, 1);
+    assert_int_equal(p.ha->a.cnt.br_auth_failed, 3);
     assert_int_equal(ha_take_br(p.ha, PCN_A, good, gn), 0); /* replayed */
     n = build_br(HOA, h_ident(4), key, 4096, buf, sizeof(buf));
     assert_int_equal(ha_take_br(p.ha, PCN_A, buf, n), 0); /* older */
@@ -718,6 +773,7 @@ int main(void)
         cmocka_unit_test(test_threshold_zero),
         cmocka_unit_test(test_br_send_failure),
         cmocka_unit_test(test_ha_answers_pcn_br),
+        cmocka_unit_test(test_ha_br_via_correspondent),
         cmocka_unit_test(test_ha_silent),
         cmocka_unit_test(test_ha_refusals),
     };
