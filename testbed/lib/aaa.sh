@@ -218,7 +218,10 @@ EOF
 }
 
 # FA <-> FA pairwise keys (hand-off BUs, DESIGN §6): one per pair, SPI 0x300 + pair index.
-# TB_SMOOTH_HANDOFF=false turns smooth hand-off off (the comparison runs of the move scenarios);
+# The FAs' hand-off BUs wait TB_FA_BU_TIMEOUT_MS (FLOWS' 1 s) for the BA: the old FA answers
+# once its buffer is flushed, ~0.7 s for ~2,000 packets in UML (the HA's 400 ms is for the PCN
+# budget above).  TB_SMOOTH_HANDOFF=false turns smooth hand-off off (the move scenarios'
+# comparison runs);
 # TB_HOBUF_HOLD_MS (and TB_HOBUF_PKTS, TB_HOBUF_BYTES) set the FAs' hand-off buffer
 # (fa.handoff_buffer; unset: mipd's defaults).
 _tb_fa_peers() { # FA -> the fa_peers list of its configuration
@@ -250,7 +253,7 @@ fa: {
   aaa = { diameter_conf = "$TB_WORK/fd-$fa.conf"; timeout_ms = ${TB_FA_AAA_TIMEOUT_MS:-5500}; };
   smooth_handoff = ${TB_SMOOTH_HANDOFF:-true};
 $([ -z "${TB_HOBUF_HOLD_MS:-}" ] || echo "  handoff_buffer = { packets = ${TB_HOBUF_PKTS:-1000}; bytes = ${TB_HOBUF_BYTES:-8388608}; hold_ms = $TB_HOBUF_HOLD_MS; total_bytes = 16777216; };")
-  bu_timeout_ms = ${TB_BU_TIMEOUT_MS:-400};
+  bu_timeout_ms = ${TB_FA_BU_TIMEOUT_MS:-${TB_BU_TIMEOUT_MS:-1000}};
   fa_peers = $(_tb_fa_peers "$fa");
 };
 EOF
