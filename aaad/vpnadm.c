@@ -236,13 +236,23 @@ static void hex_str(const uint8_t *b, size_t n, char *out)
 
 /* ---- common ---------------------------------------------------------------------- */
 
-static struct vpndb *open_db(const char *path)
+/* The database is opened -- and so created and migrated -- only once a command
+ * has checked its arguments and needs it: a mistyped command line leaves no
+ * file behind. */
+struct dbref {
+    const char *path;
+    struct vpndb *db;
+};
+
+static struct vpndb *db_of(struct dbref *r)
 {
-    char err[VPNDB_ERR_MAX];
-    struct vpndb *db = vpndb_open(path, err, sizeof(err));
-    if (!db)
-        die(1, "%s", err);
-    return db;
+    if (!r->db) {
+        char err[VPNDB_ERR_MAX];
+        r->db = vpndb_open(r->path, err, sizeof(err));
+        if (!r->db)
+            exit(die(1, "%s", err));
+    }
+    return r->db;
 }
 
 static int fail_db(const char *err)
@@ -329,7 +339,7 @@ static void user_print(const struct vpndb_user *u, void *arg)
     OPENSSL_cleanse(key, sizeof(key));
 }
 
-static int cmd_user(struct vpndb *db, int argc, char **argv)
+static int cmd_user(struct dbref *db, int argc, char **argv)
 {
     char err[VPNDB_ERR_MAX];
     struct args a;
@@ -344,7 +354,7 @@ static int cmd_user(struct vpndb *db, int argc, char **argv)
             return die(EXIT_USAGE, "user list takes no arguments");
         struct list_ctx c = {.t = {6, {"NAI", "SPI", "HA", "HOA", "POOL", "KEY"}, NULL, 0}};
         list_start();
-        return list_finish(&c, vpndb_user_list(db, user_print, &c, err, sizeof(err)), err);
+        return list_finish(&c, vpndb_user_list(db_of(db), user_print, &c, err, sizeof(err)), err);
     }
     if (a.npos != 1)
         return die(EXIT_USAGE, "user %s: give exactly one NAI", sub);
@@ -352,7 +362,7 @@ static int cmd_user(struct vpndb *db, int argc, char **argv)
     if (strcmp(sub, "del") == 0) {
         if (a.nopt)
             return die(EXIT_USAGE, "user del takes no options");
-        return vpndb_user_remove(db, nai, err, sizeof(err)) ? 0 : fail_db(err);
+        return vpndb_user_remove(db_of(db), nai, err, sizeof(err)) ? 0 : fail_db(err);
     }
     struct vpndb_user u;
     memset(&u, 0, sizeof(u));
@@ -364,16 +374,16 @@ static int cmd_user(struct vpndb *db, int argc, char **argv)
             return die(1, "NAI longer than %d octets (RFC 7542 §2.2)", VPNDB_NAI_MAX);
         snprintf(u.nai, sizeof(u.nai), "%s", nai);
         rc = user_opts(&a, &u);
-        if (!rc && !vpndb_user_add(db, &u, err, sizeof(err)))
+        if (!rc && !vpndb_user_add(db_of(db), &u, err, sizeof(err)))
             rc = fail_db(err);
     } else if (strcmp(sub, "set") == 0) {
         if (!a.nopt)
             return die(EXIT_USAGE, "user set: nothing to change");
-        int r = vpndb_user_get(db, nai, &u, err, sizeof(err));
+        int r = vpndb_user_get(db_of(db), nai, &u, err, sizeof(err));
         if (r <= 0)
             return fail_db(err);
         rc = user_opts(&a, &u);
-        if (!rc && !vpndb_user_update(db, &u, err, sizeof(err)))
+        if (!rc && !vpndb_user_update(db_of(db), &u, err, sizeof(err)))
             rc = fail_db(err);
     } else {
         return die(EXIT_USAGE, "user: unknown subcommand %s", sub);
@@ -539,7 +549,7 @@ static void profile_print(const struct vpn_profile *p, void *arg)
     OPENSSL_cleanse(kd, sizeof(kd));
 }
 
-static int cmd_profile(struct vpndb *db, int argc, char **argv)
+static int cmd_profile(struct dbref *db, int argc, char **argv)
 {
     char err[VPNDB_ERR_MAX];
     struct args a;
@@ -558,10 +568,10 @@ static int cmd_profile(struct vpndb *db, int argc, char **argv)
                                    NULL,
                                    0}};
         list_start();
-        return list_finish(
-            &c,
-            vpndb_profile_list(db, a.npos ? a.pos[0] : NULL, profile_print, &c, err, sizeof(err)),
-            err);
+        return list_finish(&c,
+                           vpndb_profile_list(db_of(db), a.npos ? a.pos[0] : NULL, profile_print,
+                                              &c, err, sizeof(err)),
+                           err);
     }
     if (a.npos != 1 || !has(&a, "--num"))
         return die(EXIT_USAGE, "profile %s: give one NAI and --num N", sub);
@@ -572,7 +582,7 @@ static int cmd_profile(struct vpndb *db, int argc, char **argv)
     if (strcmp(sub, "del") == 0) {
         if (a.nopt != 1)
             return die(EXIT_USAGE, "profile del takes only --num");
-        return vpndb_profile_remove(db, nai, num, err, sizeof(err)) ? 0 : fail_db(err);
+        return vpndb_profile_remove(db_of(db), nai, num, err, sizeof(err)) ? 0 : fail_db(err);
     }
     struct vpn_profile p;
     vpn_profile_init(&p);
@@ -587,19 +597,19 @@ static int cmd_profile(struct vpndb *db, int argc, char **argv)
         }
         p.number = num;
         rc = profile_opts(&a, &p);
-        if (!rc && !vpndb_profile_add(db, &p, err, sizeof(err)))
+        if (!rc && !vpndb_profile_add(db_of(db), &p, err, sizeof(err)))
             rc = fail_db(err);
     } else if (strcmp(sub, "set") == 0) {
         if (a.nopt < 2) {
             vpn_profile_clear(&p);
             return die(EXIT_USAGE, "profile set: nothing to change");
         }
-        if (vpndb_profile_get(db, nai, num, &p, err, sizeof(err)) <= 0) {
+        if (vpndb_profile_get(db_of(db), nai, num, &p, err, sizeof(err)) <= 0) {
             vpn_profile_clear(&p);
             return fail_db(err);
         }
         rc = profile_opts(&a, &p);
-        if (!rc && !vpndb_profile_update(db, &p, err, sizeof(err)))
+        if (!rc && !vpndb_profile_update(db_of(db), &p, err, sizeof(err)))
             rc = fail_db(err);
     } else {
         rc = die(EXIT_USAGE, "profile: unknown subcommand %s", sub);
@@ -623,7 +633,7 @@ static void cngw_print(const struct cngw_entry *e, void *arg)
         table_row(&c->t, pfx, gw, vpn_gw_type_str(e->type));
 }
 
-static int cmd_cngw(struct vpndb *db, int argc, char **argv)
+static int cmd_cngw(struct dbref *db, int argc, char **argv)
 {
     char err[VPNDB_ERR_MAX];
     struct args a;
@@ -638,7 +648,7 @@ static int cmd_cngw(struct vpndb *db, int argc, char **argv)
             return die(EXIT_USAGE, "cngw list takes no arguments");
         struct list_ctx c = {.t = {3, {"PREFIX", "GATEWAY", "TYPE"}, NULL, 0}};
         list_start();
-        return list_finish(&c, vpndb_cngw_list(db, cngw_print, &c, err, sizeof(err)), err);
+        return list_finish(&c, vpndb_cngw_list(db_of(db), cngw_print, &c, err, sizeof(err)), err);
     }
     if (strcmp(sub, "add") == 0) {
         if (a.npos != 3)
@@ -651,7 +661,7 @@ static int cmd_cngw(struct vpndb *db, int argc, char **argv)
         if (!vpn_gw_type_parse(a.pos[2], &t))
             return die(1, "cngw: type %s is not static or dynamic", a.pos[2]);
         e.type = t;
-        return vpndb_cngw_add(db, &e, err, sizeof(err)) ? 0 : fail_db(err);
+        return vpndb_cngw_add(db_of(db), &e, err, sizeof(err)) ? 0 : fail_db(err);
     }
     if (strcmp(sub, "del") == 0) {
         struct vpn_prefix p;
@@ -659,7 +669,7 @@ static int cmd_cngw(struct vpndb *db, int argc, char **argv)
             return die(EXIT_USAGE, "cngw del PREFIX");
         if (!parse_prefix("cngw prefix", a.pos[0], &p))
             return 1;
-        return vpndb_cngw_remove(db, p, err, sizeof(err)) ? 0 : fail_db(err);
+        return vpndb_cngw_remove(db_of(db), p, err, sizeof(err)) ? 0 : fail_db(err);
     }
     return die(EXIT_USAGE, "cngw: unknown subcommand %s", sub);
 }
@@ -692,7 +702,7 @@ static void defsa_print(const struct vpndb_defsa *s, void *arg)
     OPENSSL_cleanse(key, sizeof(key));
 }
 
-static int cmd_defsa(struct vpndb *db, int argc, char **argv)
+static int cmd_defsa(struct dbref *db, int argc, char **argv)
 {
     char err[VPNDB_ERR_MAX];
     struct args a;
@@ -708,7 +718,7 @@ static int cmd_defsa(struct vpndb *db, int argc, char **argv)
         struct list_ctx c = {
             .t = {7, {"SRC-GW", "DST-GW", "SPI", "SEC", "ENC", "INTEG", "KEY"}, NULL, 0}};
         list_start();
-        return list_finish(&c, vpndb_defsa_list(db, defsa_print, &c, err, sizeof(err)), err);
+        return list_finish(&c, vpndb_defsa_list(db_of(db), defsa_print, &c, err, sizeof(err)), err);
     }
     if (a.npos != 2)
         return die(EXIT_USAGE, "defsa %s SRC_GW DST_GW", sub);
@@ -720,7 +730,7 @@ static int cmd_defsa(struct vpndb *db, int argc, char **argv)
     if (strcmp(sub, "del") == 0) {
         if (a.nopt)
             return die(EXIT_USAGE, "defsa del takes no options");
-        return vpndb_defsa_remove(db, s.src, s.dst, err, sizeof(err)) ? 0 : fail_db(err);
+        return vpndb_defsa_remove(db_of(db), s.src, s.dst, err, sizeof(err)) ? 0 : fail_db(err);
     }
     if (strcmp(sub, "add") != 0)
         return die(EXIT_USAGE, "defsa: unknown subcommand %s", sub);
@@ -768,7 +778,7 @@ static int cmd_defsa(struct vpndb *db, int argc, char **argv)
         rc = die(1, "defsa: no key material needed or RAND failed");
     }
     vpn_profile_clear(&tmp);
-    if (!rc && !vpndb_defsa_add(db, &s, err, sizeof(err)))
+    if (!rc && !vpndb_defsa_add(db_of(db), &s, err, sizeof(err)))
         rc = fail_db(err);
     vpndb_defsa_clear(&s);
     return rc;
@@ -793,7 +803,7 @@ static void pool_print(const char *name, struct vpn_prefix p, unsigned used, uns
     }
 }
 
-static int cmd_pool(struct vpndb *db, int argc, char **argv)
+static int cmd_pool(struct dbref *db, int argc, char **argv)
 {
     char err[VPNDB_ERR_MAX];
     struct args a;
@@ -808,7 +818,7 @@ static int cmd_pool(struct vpndb *db, int argc, char **argv)
             return die(EXIT_USAGE, "pool list takes no arguments");
         struct list_ctx c = {.t = {4, {"NAME", "PREFIX", "USED", "SIZE"}, NULL, 0}};
         list_start();
-        return list_finish(&c, vpndb_pool_list(db, pool_print, &c, err, sizeof(err)), err);
+        return list_finish(&c, vpndb_pool_list(db_of(db), pool_print, &c, err, sizeof(err)), err);
     }
     if (strcmp(sub, "add") == 0) {
         struct vpn_prefix p;
@@ -816,12 +826,12 @@ static int cmd_pool(struct vpndb *db, int argc, char **argv)
             return die(EXIT_USAGE, "pool add NAME PREFIX");
         if (!parse_prefix("pool prefix", a.pos[1], &p))
             return 1;
-        return vpndb_pool_add(db, a.pos[0], p, err, sizeof(err)) ? 0 : fail_db(err);
+        return vpndb_pool_add(db_of(db), a.pos[0], p, err, sizeof(err)) ? 0 : fail_db(err);
     }
     if (strcmp(sub, "del") == 0) {
         if (a.npos != 1)
             return die(EXIT_USAGE, "pool del NAME");
-        return vpndb_pool_remove(db, a.pos[0], err, sizeof(err)) ? 0 : fail_db(err);
+        return vpndb_pool_remove(db_of(db), a.pos[0], err, sizeof(err)) ? 0 : fail_db(err);
     }
     return die(EXIT_USAGE, "pool: unknown subcommand %s", sub);
 }
@@ -868,28 +878,27 @@ int main(int argc, char **argv)
             return die(EXIT_USAGE, "schema takes no arguments");
     }
 
-    struct vpndb *db = open_db(dbpath);
-    if (!db)
-        return 1;
+    struct dbref db = {.path = dbpath, .db = NULL};
     int rc;
     if (strcmp(cmd, "user") == 0)
-        rc = cmd_user(db, argc - i, argv + i);
+        rc = cmd_user(&db, argc - i, argv + i);
     else if (strcmp(cmd, "profile") == 0)
-        rc = cmd_profile(db, argc - i, argv + i);
+        rc = cmd_profile(&db, argc - i, argv + i);
     else if (strcmp(cmd, "cngw") == 0)
-        rc = cmd_cngw(db, argc - i, argv + i);
+        rc = cmd_cngw(&db, argc - i, argv + i);
     else if (strcmp(cmd, "defsa") == 0)
-        rc = cmd_defsa(db, argc - i, argv + i);
+        rc = cmd_defsa(&db, argc - i, argv + i);
     else if (strcmp(cmd, "pool") == 0)
-        rc = cmd_pool(db, argc - i, argv + i);
+        rc = cmd_pool(&db, argc - i, argv + i);
     else {
         if (g_json)
-            printf("{\"schema_version\":%d,\"supported\":%d}\n", vpndb_schema_version(db),
+            printf("{\"schema_version\":%d,\"supported\":%d}\n", vpndb_schema_version(db_of(&db)),
                    VPNDB_SCHEMA_VERSION);
         else
-            printf("%d\n", vpndb_schema_version(db));
+            printf("%d\n", vpndb_schema_version(db_of(&db)));
         rc = 0;
     }
-    vpndb_close(db);
+    if (db.db)
+        vpndb_close(db.db);
     return rc;
 }

@@ -202,6 +202,15 @@ fi
 (umask 000 && "$VPNADM" -d "$T/loose.db" schema >/dev/null)
 [ "$(stat -c %a "$T/loose.db")" = "600" ] && ok "0600 under umask 000" ||
     bad "mode $(stat -c %a "$T/loose.db") under umask 000"
+# a refused command line creates no database: the file appears only once a command is valid
+for bad_cmd in "user add nobody@x --spi nope --key 00 --ha 10.0.0.1 --hoa 10.0.0.2" \
+    "profile add" "cngw add 10.0.0.0/8" "user frobnicate x" "pool add"; do
+    # shellcheck disable=SC2086 # the words of the command line
+    "$VPNADM" -d "$T/none.db" $bad_cmd >/dev/null 2>&1
+    rc=$?
+    [ "$rc" != 0 ] && [ ! -e "$T/none.db" ] && ok "refused, no database made: $bad_cmd" ||
+        bad "'$bad_cmd': rc $rc, database file $(test -e "$T/none.db" && echo made || echo absent)"
+done
 
 echo "$fails failure(s)"
 [ "$fails" -eq 0 ]
