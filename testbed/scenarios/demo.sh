@@ -10,7 +10,6 @@ ALICE_HOA=${TB_MN_HOA[mn1]}
 FA1_COA=${TB_FA_BB[fa1]}
 FA2_COA=${TB_FA_BB[fa2]}
 FA3_COA=${TB_FA_BB[fa3]}
-mn_settled() { case "$(mn_status "$1" .state)" in registered | denied | failed | deregistered) return 0 ;; esac; return 1; }
 
 tour "The world: a backbone joins the home ISP (HA, home AAA server with the VPN database),"
 tour "visited ISP A (AAA server, FA1, FA2; a transit Diameter relay towards the home ISP),"

@@ -42,18 +42,6 @@ FA1_COA=${TB_FA_BB[fa1]}
 narrate "Home ISP: HA + AAAH with the VPN database; visited ISP A: AAAF-A, FA1, FA2; a transit relay."
 aaa_world_up static
 
-# --- helpers -------------------------------------------------------------------------------
-binding_of() { # HOA -> the HA's binding item
-    mipctl_json ha bindings | jq -c --arg h "$1" '.items[]? | select(.home_address == $h)'
-}
-visitor_of() { # FA HOA -> the FA's visitor item
-    mipctl_json "$1" visitors | jq -c --arg h "$2" '.items[]? | select(.home_address == $h)'
-}
-json_field() { jq -r "$2 // empty" <<<"$1"; }
-mn_state_is() { [ "$(mn_status "$1" .state)" = "$2" ]; }
-mn_code_is() { [ "$(mn_status "$1" '"\(.state)/\(.last_code)"')" = "$2" ]; }
-mn_settled() { case "$(mn_status "$1" .state)" in registered | denied | failed | deregistered) return 0 ;; esac; return 1; }
-
 # Scenario 1 caches (path.h, seeds [0040]-[0044]): alice's profile 1, selector HoA/32 -> CN1's LAN.
 SEL="$ALICE_HOA/32 -> $TB_CN1_NET"
 HA_SET=("#1 ha-gw $SEL via $TB_HA_HOME -> $TB_CGW_BB (static)"

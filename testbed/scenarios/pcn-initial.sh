@@ -36,15 +36,6 @@ FA1_COA=${TB_FA_BB[fa1]}
 narrate "Home ISP (HA, AAAH), visited ISP A (AAAF-A, FA1, FA2), transit relay, partner ISP with the PCN and CN2."
 aaa_world_up pcn
 
-binding_of() { # HOA -> the HA's binding item
-    mipctl_json ha bindings | jq -c --arg h "$1" '.items[]? | select(.home_address == $h)'
-}
-json_field() { jq -r "$2 // empty" <<<"$1"; }
-mn_state_is() { [ "$(mn_status "$1" .state)" = "$2" ]; }
-mn_settled() { case "$(mn_status "$1" .state)" in registered | denied | failed | deregistered) return 0 ;; esac; return 1; }
-mn_settled_after() { # MN T0: a reply or a give-up after T0 (epoch seconds)
-    mn_settled "$1" && [ -n "$(jq -r --argjson t "$2" 'select(.t > $t and (.event == "rrp" or .event == "timeout")) | .t' "$(mn_events "$1")" | head -n1)" ]
-}
 # Scenario 4 caches (path.h, seeds [0041], [0076]-[0078]): profile 2, HoA/32 -> CN2/32.
 SEL="$ALICE_HOA/32 -> $TB_CN2/32"
 PCN_LEG="#2 fa-pcn $SEL via $TB_PCN_BB -> $FA1_COA (dynamic)"

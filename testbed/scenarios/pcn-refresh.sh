@@ -26,9 +26,6 @@ FA1_COA=${TB_FA_BB[fa1]}
 narrate "The partner ISP's PCN refreshes what it holds ${TB_PCN_REFRESH_S} s before it runs out."
 aaa_world_up pcn
 
-json_field() { jq -r "$2 // empty" <<<"$1"; }
-mn_settled() { case "$(mn_status "$1" .state)" in registered | denied | failed | deregistered) return 0 ;; esac; return 1; }
-mn_state_is() { [ "$(mn_status "$1" .state)" = "$2" ]; }
 pcn_has_alice() { [ -n "$(vpn_cache_lines pcn)" ]; }
 pcn_gone() { ! pcn_has_alice && ! vpn_kernel_has pcn "$ALICE_HOA"; }
 ev_seen() { [ -n "$(ev_ms "$@")" ]; } # NODE DIR MSG T0: such a message after T0

@@ -70,12 +70,6 @@ umask 022
 for n in ha fa1 fa2; do kstate "$n" >"$TB_WORK/base-$n.txt"; done
 
 # --- helpers -------------------------------------------------------------------------
-binding_of() { # HOA -> the HA's binding item (empty if none)
-    mipctl_json ha bindings | jq -c --arg h "$1" '.items[]? | select(.home_address == $h)'
-}
-visitor_of() { # FA HOA -> the FA's visitor item
-    mipctl_json "$1" visitors | jq -c --arg h "$2" '.items[]? | select(.home_address == $h)'
-}
 no_visitor() { [ -z "$(visitor_of "$1" "$2")" ]; }
 no_binding() { [ -z "$(binding_of "$1")" ]; }
 ipip_packets() { # NODE rx|tx -> packets summed over its ipip links (tunl0 included)
@@ -90,12 +84,10 @@ nothing_for() { # NODE HOA: no kernel object and no shadow object mentions the h
     s=$(mipctl_json "$1" kernel | kshadow | grep -F " $2 " || true)
     expect_empty "$1 kernel objects for $2" "$(printf '%s %s' "$k" "$s" | sed 's/^ *//; s/ *$//')"
 }
-mn_state_is() { [ "$(mn_status "$1" .state)" = "$2" ]; }
 # ev_time MN EVENT_JQ_CONDITION AFTER: realtime of the first such event after AFTER
 ev_time() {
     jq -r --argjson after "$3" "select(.t > \$after and ($2)) | .t" "$(mn_events "$1")" | head -n1
 }
-json_field() { jq -r "$2 // empty" <<<"$1"; }
 probe_file() { echo "$TB_WORK/probe-$1.json"; }
 
 # --- start the agents -------------------------------------------------------------------

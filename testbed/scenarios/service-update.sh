@@ -25,12 +25,6 @@ FA1_COA=${TB_FA_BB[fa1]}
 narrate "Home ISP, visited ISP A, and two partner ISPs with a PCN each (CN2 behind PCN A, CN3 behind PCN B)."
 aaa_world_up pcn
 
-json_field() { jq -r "$2 // empty" <<<"$1"; }
-mn_settled() { case "$(mn_status "$1" .state)" in registered | denied | failed | deregistered) return 0 ;; esac; return 1; }
-mn_state_is() { [ "$(mn_status "$1" .state)" = "$2" ]; }
-mn_reply_after() { # MN T0: a reply after T0 (epoch seconds)
-    [ -n "$(jq -r --argjson t "$2" 'select(.t > $t and (.event == "rrp" or .event == "timeout")) | .t' "$(mn_events "$1")" | head -n1)" ]
-}
 OLD_PCN="#2 fa-pcn $ALICE_HOA/32 -> $TB_CN2/32 via $TB_PCN_BB -> $FA1_COA (dynamic)"
 OLD_FA="#2 fa-pcn $ALICE_HOA/32 -> $TB_CN2/32 via $FA1_COA -> $TB_PCN_BB (dynamic)"
 NEW_PCN="#2 fa-pcn $ALICE_HOA/32 -> $TB_CN3/32 via $TB_PCNB_BB -> $FA1_COA (dynamic)"

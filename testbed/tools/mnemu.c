@@ -283,6 +283,25 @@ static void nl_attr(struct nlmsghdr *n, size_t cap, unsigned short type, const v
     n->nlmsg_len = (uint32_t)(off + RTA_SPACE(len));
 }
 
+/* Sends one request and waits (1 s at most) for its acknowledgement: 0 or -errno. */
+static int nl_transact(const struct nlmsghdr *n)
+{
+    struct sockaddr_nl k = {.nl_family = AF_NETLINK};
+    if (sendto(g.nl_req, n, n->nlmsg_len, 0, (struct sockaddr *)&k, sizeof(k)) < 0)
+        return -errno;
+    char buf[1024];
+    struct pollfd p = {.fd = g.nl_req, .events = POLLIN};
+    if (poll(&p, 1, 1000) <= 0)
+        return -ETIMEDOUT;
+    ssize_t len = recv(g.nl_req, buf, sizeof(buf), 0);
+    if (len < (ssize_t)NLMSG_LENGTH(sizeof(struct nlmsgerr)))
+        return -EIO;
+    const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
+    if (h->nlmsg_type == NLMSG_ERROR)
+        return ((const struct nlmsgerr *)NLMSG_DATA(h))->error;
+    return 0;
+}
+
 /* ip route replace default via GW dev IFACE onlink */
 static int set_default_route(struct in_addr gw)
 {
@@ -305,20 +324,7 @@ static int set_default_route(struct in_addr gw)
     uint32_t oif = g.ifindex;
     nl_attr(&req.n, sizeof(req), RTA_GATEWAY, &gw.s_addr, 4);
     nl_attr(&req.n, sizeof(req), RTA_OIF, &oif, 4);
-    struct sockaddr_nl k = {.nl_family = AF_NETLINK};
-    if (sendto(g.nl_req, &req, req.n.nlmsg_len, 0, (struct sockaddr *)&k, sizeof(k)) < 0)
-        return -errno;
-    char buf[1024];
-    struct pollfd p = {.fd = g.nl_req, .events = POLLIN};
-    if (poll(&p, 1, 1000) <= 0)
-        return -ETIMEDOUT;
-    ssize_t len = recv(g.nl_req, buf, sizeof(buf), 0);
-    if (len < (ssize_t)NLMSG_LENGTH(sizeof(struct nlmsgerr)))
-        return -EIO;
-    struct nlmsghdr *h = (struct nlmsghdr *)buf;
-    if (h->nlmsg_type == NLMSG_ERROR)
-        return ((struct nlmsgerr *)NLMSG_DATA(h))->error;
-    return 0;
+    return nl_transact(&req.n);
 }
 
 /* ip addr replace HOA/32 dev IFACE: a home address from the pool is the MN's own address from
@@ -342,20 +348,7 @@ static int set_home_address(struct in_addr hoa)
     req.a.ifa_index = g.ifindex;
     nl_attr(&req.n, sizeof(req), IFA_LOCAL, &hoa.s_addr, 4);
     nl_attr(&req.n, sizeof(req), IFA_ADDRESS, &hoa.s_addr, 4);
-    struct sockaddr_nl k = {.nl_family = AF_NETLINK};
-    if (sendto(g.nl_req, &req, req.n.nlmsg_len, 0, (struct sockaddr *)&k, sizeof(k)) < 0)
-        return -errno;
-    char buf[1024];
-    struct pollfd p = {.fd = g.nl_req, .events = POLLIN};
-    if (poll(&p, 1, 1000) <= 0)
-        return -ETIMEDOUT;
-    ssize_t len = recv(g.nl_req, buf, sizeof(buf), 0);
-    if (len < (ssize_t)NLMSG_LENGTH(sizeof(struct nlmsgerr)))
-        return -EIO;
-    struct nlmsghdr *h = (struct nlmsghdr *)buf;
-    if (h->nlmsg_type == NLMSG_ERROR)
-        return ((struct nlmsgerr *)NLMSG_DATA(h))->error;
-    return 0;
+    return nl_transact(&req.n);
 }
 
 /* --- link and sockets ------------------------------------------------------ */
