@@ -378,6 +378,29 @@ static void forget(struct dataplane *dp, struct dp_entry *e)
     dp_set_remove(&dp->set, e);
 }
 
+/* Records *key (installed in the kernel) with its first reference and, for
+ * xfrm kinds, a copy of detail.  NULL when out of memory. */
+static struct dp_entry *remember(struct dataplane *dp, struct dp_obj *key, const void *detail)
+{
+    key->refs = 1;
+    struct dp_entry *e = dp_set_insert_detail(&dp->set, key, detail);
+    if (e) {
+        dp->counts[key->kind]++;
+        dp->cur = NULL;
+    }
+    return e;
+}
+
+/* "dataplane: [phase]remove OBJ failed: why" when err < 0. */
+static void log_remove_failed(const char *phase, const struct dp_obj *o, int err)
+{
+    if (err >= 0)
+        return;
+    char d[160];
+    dp_obj_describe(o, "remove", d, sizeof(d));
+    fprintf(stderr, "dataplane: %s%s failed: %s\n", phase, d, strerror(-err));
+}
+
 /* Takes a reference on *key, installing it on the first.  Returns the
  * object's ifindex (>= 0) or -errno. */
 static int obj_get(struct dataplane *dp, struct dp_obj *key)
@@ -394,14 +417,10 @@ static int obj_get(struct dataplane *dp, struct dp_obj *key)
     int r = be_add(dp, key);
     if (r < 0)
         return r;
-    key->refs = 1;
-    e = dp_set_insert(&dp->set, key);
-    if (!e) {
+    if (!remember(dp, key, NULL)) {
         (void)be_del(dp, key); /* keep kernel and shadow equal */
         return -ENOMEM;
     }
-    dp->counts[key->kind]++;
-    dp->cur = NULL;
     return key->ifindex;
 }
 
@@ -445,13 +464,32 @@ static int check_prefix(struct in_addr a, uint8_t plen)
 
 /* ---- public API ---------------------------------------------------------- */
 
+/* An object of kind with the identity fields most kinds use (the others 0). */
+static void obj_init(struct dp_obj *o, enum dp_obj_kind kind, struct in_addr a, uint8_t plen,
+                     struct in_addr b, uint8_t dplen, uint32_t table)
+{
+    *o =
+        (struct dp_obj){.kind = kind, .a = a, .plen = plen, .b = b, .dplen = dplen, .table = table};
+}
+
+/* A get / put of the object *o that its key function filled (keyed: that
+ * function's 0 or -errno). */
+static int keyed_get(struct dataplane *dp, struct dp_obj *o, int keyed)
+{
+    if (keyed == 0)
+        keyed = obj_get(dp, o);
+    return keyed < 0 ? keyed : 0;
+}
+
+static int keyed_put(struct dataplane *dp, const struct dp_obj *o, int keyed)
+{
+    return keyed < 0 ? keyed : obj_put(dp, o);
+}
+
 static void tunnel_key(struct dp_obj *o, struct in_addr local, struct in_addr remote)
 {
-    memset(o, 0, sizeof(*o));
-    o->kind = DP_OBJ_TUNNEL;
+    obj_init(o, DP_OBJ_TUNNEL, local, 0, remote, 0, 0);
     snprintf(o->ifname, sizeof(o->ifname), "mip%08x", (unsigned)ntohl(remote.s_addr));
-    o->a = local;
-    o->b = remote;
 }
 
 int dp_tunnel_get(struct dataplane *dp, struct in_addr local, struct in_addr remote,
@@ -478,12 +516,7 @@ int dp_tunnel_put(struct dataplane *dp, struct in_addr local, struct in_addr rem
 static int route_key(struct dp_obj *o, struct in_addr dst, uint8_t plen, const char *ifname,
                      struct in_addr gw, uint32_t table)
 {
-    memset(o, 0, sizeof(*o));
-    o->kind = DP_OBJ_ROUTE;
-    o->a = dst;
-    o->b = gw;
-    o->plen = plen;
-    o->table = table;
+    obj_init(o, DP_OBJ_ROUTE, dst, plen, gw, 0, table);
     int r = check_prefix(dst, plen);
     return r < 0 ? r : set_ifname(o, ifname, true);
 }
@@ -492,30 +525,20 @@ int dp_route_get(struct dataplane *dp, struct in_addr dst, uint8_t plen, const c
                  struct in_addr gw, uint32_t table)
 {
     struct dp_obj o;
-    int r = route_key(&o, dst, plen, ifname, gw, table);
-    if (r == 0)
-        r = obj_get(dp, &o);
-    return r < 0 ? r : 0;
+    return keyed_get(dp, &o, route_key(&o, dst, plen, ifname, gw, table));
 }
 
 int dp_route_put(struct dataplane *dp, struct in_addr dst, uint8_t plen, const char *ifname,
                  struct in_addr gw, uint32_t table)
 {
     struct dp_obj o;
-    int r = route_key(&o, dst, plen, ifname, gw, table);
-    return r < 0 ? r : obj_put(dp, &o);
+    return keyed_put(dp, &o, route_key(&o, dst, plen, ifname, gw, table));
 }
 
 static int rule_key(struct dp_obj *o, struct in_addr src, uint8_t plen, struct in_addr dst,
                     uint8_t dplen, const char *iif, uint32_t table, uint32_t priority)
 {
-    memset(o, 0, sizeof(*o));
-    o->kind = DP_OBJ_RULE;
-    o->a = src;
-    o->plen = plen;
-    o->b = dst;
-    o->dplen = dplen;
-    o->table = table;
+    obj_init(o, DP_OBJ_RULE, src, plen, dst, dplen, table);
     o->priority = priority;
     int r = check_prefix(src, plen);
     if (r == 0)
@@ -527,18 +550,14 @@ int dp_rule2_get(struct dataplane *dp, struct in_addr src, uint8_t splen, struct
                  uint8_t dplen, const char *iif, uint32_t table, uint32_t priority)
 {
     struct dp_obj o;
-    int r = rule_key(&o, src, splen, dst, dplen, iif, table, priority);
-    if (r == 0)
-        r = obj_get(dp, &o);
-    return r < 0 ? r : 0;
+    return keyed_get(dp, &o, rule_key(&o, src, splen, dst, dplen, iif, table, priority));
 }
 
 int dp_rule2_put(struct dataplane *dp, struct in_addr src, uint8_t splen, struct in_addr dst,
                  uint8_t dplen, const char *iif, uint32_t table, uint32_t priority)
 {
     struct dp_obj o;
-    int r = rule_key(&o, src, splen, dst, dplen, iif, table, priority);
-    return r < 0 ? r : obj_put(dp, &o);
+    return keyed_put(dp, &o, rule_key(&o, src, splen, dst, dplen, iif, table, priority));
 }
 
 int dp_rule_get(struct dataplane *dp, struct in_addr src, uint8_t plen, const char *iif,
@@ -555,52 +574,38 @@ int dp_rule_put(struct dataplane *dp, struct in_addr src, uint8_t plen, const ch
 
 static int proxy_key(struct dp_obj *o, const char *ifname, struct in_addr addr)
 {
-    memset(o, 0, sizeof(*o));
-    o->kind = DP_OBJ_PROXY_ARP;
-    o->a = addr;
+    obj_init(o, DP_OBJ_PROXY_ARP, addr, 0, (struct in_addr){0}, 0, 0);
     return set_ifname(o, ifname, true);
 }
 
 int dp_proxy_arp_get(struct dataplane *dp, const char *ifname, struct in_addr addr)
 {
     struct dp_obj o;
-    int r = proxy_key(&o, ifname, addr);
-    if (r == 0)
-        r = obj_get(dp, &o);
-    return r < 0 ? r : 0;
+    return keyed_get(dp, &o, proxy_key(&o, ifname, addr));
 }
 
 int dp_proxy_arp_put(struct dataplane *dp, const char *ifname, struct in_addr addr)
 {
     struct dp_obj o;
-    int r = proxy_key(&o, ifname, addr);
-    return r < 0 ? r : obj_put(dp, &o);
+    return keyed_put(dp, &o, proxy_key(&o, ifname, addr));
 }
 
 static int redirect_key(struct dp_obj *o, struct in_addr dst, uint8_t plen, uint16_t port)
 {
-    memset(o, 0, sizeof(*o));
-    o->kind = DP_OBJ_UDP_REDIRECT;
-    o->a = dst;
-    o->plen = plen;
-    o->table = port;
+    obj_init(o, DP_OBJ_UDP_REDIRECT, dst, plen, (struct in_addr){0}, 0, port);
     return port ? check_prefix(dst, plen) : -EINVAL;
 }
 
 int dp_udp_redirect_get(struct dataplane *dp, struct in_addr dst, uint8_t plen, uint16_t port)
 {
     struct dp_obj o;
-    int r = redirect_key(&o, dst, plen, port);
-    if (r == 0)
-        r = obj_get(dp, &o);
-    return r < 0 ? r : 0;
+    return keyed_get(dp, &o, redirect_key(&o, dst, plen, port));
 }
 
 int dp_udp_redirect_put(struct dataplane *dp, struct in_addr dst, uint8_t plen, uint16_t port)
 {
     struct dp_obj o;
-    int r = redirect_key(&o, dst, plen, port);
-    return r < 0 ? r : obj_put(dp, &o);
+    return keyed_put(dp, &o, redirect_key(&o, dst, plen, port));
 }
 
 int dp_garp(struct dataplane *dp, const char *ifname, struct in_addr addr)
@@ -649,12 +654,7 @@ static void flush_xfrm_tail(struct dataplane *dp)
     }
     int r = dp->ops->xfrm_batch(dp->be, k, n);
     for (size_t i = 0; i < n; i++) {
-        int err = r < 0 ? r : k[i].result;
-        if (err < 0) {
-            char d[160];
-            dp_obj_describe(&ents[i]->obj, "remove", d, sizeof(d));
-            fprintf(stderr, "dataplane: flush: %s failed: %s\n", d, strerror(-err));
-        }
+        log_remove_failed("flush: ", &ents[i]->obj, r < 0 ? r : k[i].result);
         forget(dp, ents[i]);
     }
 }
@@ -673,12 +673,7 @@ static void flush_mark_tail(struct dataplane *dp)
     }
     int r = dp->ops->mark_batch ? dp->ops->mark_batch(dp->be, k, n) : -EOPNOTSUPP;
     for (size_t i = 0; i < n; i++) {
-        int err = r < 0 ? r : k[i].result;
-        if (err < 0) {
-            char d[160];
-            dp_obj_describe(&ents[i]->obj, "remove", d, sizeof(d));
-            fprintf(stderr, "dataplane: flush: %s failed: %s\n", d, strerror(-err));
-        }
+        log_remove_failed("flush: ", &ents[i]->obj, r < 0 ? r : k[i].result);
         struct dp_obj ck;
         dp_mark_class_obj(&ck, (uint8_t)ents[i]->obj.table);
         struct dp_entry *c = dp_set_find(&dp->set, &ck);
@@ -700,12 +695,7 @@ void dp_flush(struct dataplane *dp)
             flush_mark_tail(dp);
             continue;
         }
-        int r = be_del(dp, &e->obj);
-        if (r < 0) {
-            char d[128];
-            dp_obj_describe(&e->obj, "remove", d, sizeof(d));
-            fprintf(stderr, "dataplane: flush: %s failed: %s\n", d, strerror(-r));
-        }
+        log_remove_failed("flush: ", &e->obj, be_del(dp, &e->obj));
         forget(dp, e);
     }
 }
@@ -898,22 +888,13 @@ void dp_xfrm_policy_norm(struct dp_xfrm_policy *out, const struct dp_xfrm_policy
 
 void dp_xfrm_state_obj(struct dp_obj *o, const struct dp_xfrm_state *sa)
 {
-    memset(o, 0, sizeof(*o));
-    o->kind = DP_OBJ_XFRM_STATE;
-    o->a = sa->src;
-    o->b = sa->dst;
-    o->plen = sa->proto;
-    o->table = sa->spi;
+    obj_init(o, DP_OBJ_XFRM_STATE, sa->src, sa->proto, sa->dst, 0, sa->spi);
 }
 
 void dp_xfrm_policy_obj(struct dp_obj *o, const struct dp_xfrm_policy *pol)
 {
-    memset(o, 0, sizeof(*o));
-    o->kind = DP_OBJ_XFRM_POLICY;
-    o->a = pol->src;
-    o->b = pol->dst;
-    o->plen = pol->src_plen;
-    o->table = (uint32_t)pol->dst_plen | (uint32_t)pol->dir << 8;
+    obj_init(o, DP_OBJ_XFRM_POLICY, pol->src, pol->src_plen, pol->dst, 0,
+             (uint32_t)pol->dst_plen | (uint32_t)pol->dir << 8);
     o->priority = pol->priority;
 }
 
@@ -993,6 +974,133 @@ static int policy_check(const struct dp_xfrm_policy *p, bool full)
     return 0;
 }
 
+/* ---- batches (dp_xfrm_many, dp_mark_many) ------------------------------------
+ *
+ * Phase 1 does the shadow bookkeeping of each op in order and queues the
+ * kernel operations (e->pending: index + 1 of the one queued on e); phase 2
+ * sends them (the backend's batch op); phase 3 forgets the objects whose
+ * install failed or whose removal was done, and gives each op its result. */
+struct batch_op {
+    int *res;  /* where the op's result goes (in the caller's op) */
+    long kidx; /* the kernel operation it waits on, -1 = none */
+};
+struct batch_kop {
+    struct dp_entry *e; /* the entry the kernel operation is about */
+    bool add;           /* install (else remove) */
+    int *res;           /* where its result lands (in the caller's kernel op) */
+};
+struct batch {
+    size_t n, nk;          /* ops; kernel operations queued */
+    size_t settled;        /* phase 3: kernel operations looked at */
+    struct batch_op *op;   /* [n] */
+    struct batch_kop *kop; /* [nk] */
+};
+
+/* Returns the zeroed array of n kernel operations of kop_size bytes, or NULL
+ * (n == 0 or out of memory: batch_op then fails every op with -ENOMEM). */
+static void *batch_open(struct batch *b, size_t n, size_t kop_size)
+{
+    memset(b, 0, sizeof(*b));
+    b->n = n;
+    void *k = n ? calloc(n, kop_size) : NULL;
+    b->op = k ? calloc(n, sizeof(*b->op)) : NULL;
+    b->kop = b->op ? calloc(n, sizeof(*b->kop)) : NULL;
+    if (b->kop)
+        return k;
+    free(k);
+    free(b->op);
+    b->op = NULL;
+    return NULL;
+}
+
+/* Starts op i (result 0 in *res); false if the batch could not be opened
+ * (*res = -ENOMEM). */
+static bool batch_op(struct batch *b, size_t i, int *res)
+{
+    *res = b->op ? 0 : -ENOMEM;
+    if (b->op)
+        b->op[i] = (struct batch_op){.res = res, .kidx = -1};
+    return b->op != NULL;
+}
+
+/* Phase 1 of op i on e (NULL: not in the shadow) where no kernel operation is
+ * needed: a get of a held object takes a reference (-EBUSY while a queued
+ * removal holds it, -EEXIST if it is not the same), a put drops one that is
+ * not the last (-ENOENT without e, -EBUSY while queued).  Returns false when
+ * op i needs a kernel operation: a get of a new object, a put of the last
+ * reference. */
+static bool batch_ref(struct batch *b, size_t i, struct dp_entry *e, bool get, bool same)
+{
+    struct batch_op *op = &b->op[i];
+    if (get ? !e : e && e->obj.refs <= 1 && !e->pending)
+        return false;
+    if (get && e->pending && !b->kop[e->pending - 1].add)
+        *op->res = -EBUSY; /* a queued removal holds it */
+    else if (get && !same)
+        *op->res = -EEXIST;
+    else if (!e)
+        *op->res = -ENOENT;
+    else if (!get && e->obj.refs <= 1)
+        *op->res = -EBUSY; /* its removal is queued */
+    else {
+        if (get)
+            e->obj.refs++;
+        else
+            e->obj.refs--;
+        if (e->pending) /* the result is that of the queued operation */
+            op->kidx = (long)e->pending - 1;
+    }
+    return true;
+}
+
+/* Queues the kernel operation of op i on e (its result to land in *kres);
+ * returns its index, for the caller to fill in its array. */
+static size_t batch_queue(struct batch *b, size_t i, struct dp_entry *e, bool add, int *kres)
+{
+    size_t j = b->nk++;
+    b->kop[j] = (struct batch_kop){.e = e, .add = add, .res = kres};
+    e->pending = (unsigned)j + 1;
+    b->op[i].kidx = (long)j;
+    return j;
+}
+
+/* Phase 2 done: r < 0 (nothing could be sent) is every operation's result. */
+static void batch_sent(struct batch *b, int r)
+{
+    for (size_t j = 0; r < 0 && j < b->nk; j++)
+        *b->kop[j].res = r;
+}
+
+/* Phase 3: the next entry to forget (add failed / delete done), NULL at the end. */
+static struct dp_entry *batch_gone(struct batch *b)
+{
+    while (b->settled < b->nk) {
+        const struct batch_kop *kop = &b->kop[b->settled++];
+        kop->e->pending = 0;
+        if (kop->add ? *kop->res < 0 : *kop->res == 0)
+            return kop->e;
+    }
+    return NULL;
+}
+
+/* The ops' results; frees the batch and k.  Returns the number of failed ops. */
+static unsigned batch_close(struct batch *b, void *k)
+{
+    if (!b->op)
+        return (unsigned)b->n;
+    unsigned failed = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        const struct batch_op *op = &b->op[i];
+        if (op->kidx >= 0)
+            *op->res = *b->kop[op->kidx].res;
+        failed += *op->res < 0;
+    }
+    free(k);
+    free(b->op);
+    free(b->kop);
+    return failed;
+}
+
 static bool detail_equal(const struct dp_entry *e, const struct dp_xfrm_op *op)
 {
     if (e->obj.kind == DP_OBJ_XFRM_STATE) {
@@ -1007,26 +1115,12 @@ static bool detail_equal(const struct dp_entry *e, const struct dp_xfrm_op *op)
 
 unsigned dp_xfrm_many(struct dataplane *dp, struct dp_xfrm_op *ops, size_t n)
 {
-    if (!n)
-        return 0;
-    struct dp_xfrm_kop *k = calloc(n, sizeof(*k));
-    struct dp_entry **ents = calloc(n, sizeof(*ents));
-    long *kidx = calloc(n, sizeof(*kidx));
-    if (!k || !ents || !kidx) {
-        free(k);
-        free(ents);
-        free(kidx);
-        for (size_t i = 0; i < n; i++)
-            ops[i].result = -ENOMEM;
-        return (unsigned)n;
-    }
-    size_t nk = 0;
-    /* Phase 1: shadow bookkeeping, kernel operations queued.  e->pending is
-     * the index + 1 of the queued kernel operation on e. */
+    struct batch b;
+    struct dp_xfrm_kop *k = batch_open(&b, n, sizeof(*k));
     for (size_t i = 0; i < n; i++) {
         struct dp_xfrm_op *op = &ops[i];
-        kidx[i] = -1;
-        op->result = 0;
+        if (!batch_op(&b, i, &op->result))
+            continue;
         bool state = op->op == DP_XFRM_STATE_GET || op->op == DP_XFRM_STATE_PUT;
         bool get = op->op == DP_XFRM_STATE_GET || op->op == DP_XFRM_POLICY_GET;
         if (op->op > DP_XFRM_POLICY_PUT) {
@@ -1044,81 +1138,24 @@ unsigned dp_xfrm_many(struct dataplane *dp, struct dp_xfrm_op *ops, size_t n)
         else
             dp_xfrm_policy_obj(&key, op->pol);
         struct dp_entry *e = dp_set_find(&dp->set, &key);
-        if (get) {
-            if (e) {
-                if (e->pending && !k[e->pending - 1].add) {
-                    op->result = -EBUSY;
-                } else if (!detail_equal(e, op)) {
-                    op->result = -EEXIST;
-                } else {
-                    e->obj.refs++;
-                    if (e->pending)
-                        kidx[i] = (long)e->pending - 1;
-                }
-                continue;
-            }
-            key.refs = 1;
-            e = dp_set_insert_detail(&dp->set, &key, state ? (const void *)op->sa : op->pol);
-            if (!e) {
-                op->result = -ENOMEM;
-                continue;
-            }
-            dp->counts[key.kind]++;
-            dp->cur = NULL;
-            k[nk].add = true;
-            k[nk].kind = key.kind;
-            k[nk].sa = state ? op->sa : NULL; /* the caller's, with keys */
-            k[nk].pol = state ? NULL : op->pol;
-        } else {
-            if (!e) {
-                op->result = -ENOENT;
-                continue;
-            }
-            if (e->obj.refs > 1) {
-                e->obj.refs--;
-                if (e->pending)
-                    kidx[i] = (long)e->pending - 1;
-                continue;
-            }
-            if (e->pending) {
-                op->result = -EBUSY;
-                continue;
-            }
-            k[nk].add = false;
-            k[nk].kind = key.kind;
-            k[nk].sa = state ? e->detail : NULL;
-            k[nk].pol = state ? NULL : e->detail;
+        if (batch_ref(&b, i, e, get, get && e && detail_equal(e, op)))
+            continue;
+        if (get && !(e = remember(dp, &key, state ? (const void *)op->sa : op->pol))) {
+            op->result = -ENOMEM;
+            continue;
         }
-        ents[nk] = e;
-        e->pending = (unsigned)nk + 1;
-        kidx[i] = (long)nk;
-        nk++;
+        size_t q = batch_queue(&b, i, e, get, &k[b.nk].result);
+        k[q].add = get;
+        k[q].kind = key.kind;
+        /* An add sends the caller's description (with keys), a delete the shadow's. */
+        k[q].sa = !state ? NULL : get ? op->sa : e->detail;
+        k[q].pol = state ? NULL : get ? op->pol : e->detail;
     }
-    /* Phase 2: the kernel. */
-    if (nk) {
-        int r = dp->ops->xfrm_batch(dp->be, k, nk);
-        if (r < 0)
-            for (size_t j = 0; j < nk; j++)
-                k[j].result = r;
-    }
-    /* Phase 3: results. */
-    for (size_t j = 0; j < nk; j++) {
-        struct dp_entry *e = ents[j];
-        e->pending = 0;
-        if (k[j].add ? k[j].result < 0 : k[j].result == 0)
-            forget(dp, e); /* add failed / delete done */
-    }
-    unsigned failed = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (kidx[i] >= 0)
-            ops[i].result = k[kidx[i]].result;
-        if (ops[i].result < 0)
-            failed++;
-    }
-    free(k);
-    free(ents);
-    free(kidx);
-    return failed;
+    if (b.nk)
+        batch_sent(&b, dp->ops->xfrm_batch(dp->be, k, b.nk));
+    for (struct dp_entry *e; (e = batch_gone(&b));)
+        forget(dp, e);
+    return batch_close(&b, k);
 }
 
 static int xfrm_one(struct dataplane *dp, enum dp_xfrm_op_kind kind, const struct dp_xfrm_state *sa,
@@ -1149,22 +1186,24 @@ int dp_xfrm_policy_put(struct dataplane *dp, const struct dp_xfrm_policy *pol)
     return xfrm_one(dp, DP_XFRM_POLICY_PUT, NULL, pol);
 }
 
-const struct dp_xfrm_state *dp_obj_xfrm_state(const struct dp_obj *o)
+/* The description kept beside a shadow object of kind `kind`, else NULL. */
+static const void *obj_detail(const struct dp_obj *o, enum dp_obj_kind kind)
 {
-    if (!o || o->kind != DP_OBJ_XFRM_STATE)
+    if (!o || o->kind != kind)
         return NULL;
     const struct dp_entry *e =
         (const struct dp_entry *)(const void *)((const char *)o - offsetof(struct dp_entry, obj));
     return e->detail;
 }
 
+const struct dp_xfrm_state *dp_obj_xfrm_state(const struct dp_obj *o)
+{
+    return obj_detail(o, DP_OBJ_XFRM_STATE);
+}
+
 const struct dp_xfrm_policy *dp_obj_xfrm_policy(const struct dp_obj *o)
 {
-    if (!o || o->kind != DP_OBJ_XFRM_POLICY)
-        return NULL;
-    const struct dp_entry *e =
-        (const struct dp_entry *)(const void *)((const char *)o - offsetof(struct dp_entry, obj));
-    return e->detail;
+    return obj_detail(o, DP_OBJ_XFRM_POLICY);
 }
 
 /* ---- DSCP marks (DESIGN §8) --------------------------------------------------- */
@@ -1176,21 +1215,13 @@ void dp_mark_set_name(uint8_t dscp, char name[DP_MARK_SET_NAMSIZ])
 
 void dp_mark_class_obj(struct dp_obj *o, uint8_t dscp)
 {
-    memset(o, 0, sizeof(*o));
-    o->kind = DP_OBJ_MARK_CLASS;
-    o->table = dscp;
+    obj_init(o, DP_OBJ_MARK_CLASS, (struct in_addr){0}, 0, (struct in_addr){0}, 0, dscp);
     dp_mark_set_name(dscp, o->ifname);
 }
 
 void dp_mark_obj(struct dp_obj *o, const struct dp_mark *m)
 {
-    memset(o, 0, sizeof(*o));
-    o->kind = DP_OBJ_MARK;
-    o->a = m->src;
-    o->plen = m->src_plen;
-    o->b = m->dst;
-    o->dplen = m->dst_plen;
-    o->table = m->dscp;
+    obj_init(o, DP_OBJ_MARK, m->src, m->src_plen, m->dst, m->dst_plen, m->dscp);
 }
 
 static int mark_check(const struct dp_mark *m)
@@ -1221,15 +1252,11 @@ static struct dp_entry *class_ref(struct dataplane *dp, uint8_t dscp, int *err)
         *err = r;
         return NULL;
     }
-    key.refs = 1;
-    c = dp_set_insert(&dp->set, &key);
+    c = remember(dp, &key, NULL);
     if (!c) {
         (void)dp->ops->mark_class_del(dp->be, dscp);
         *err = -ENOMEM;
-        return NULL;
     }
-    dp->counts[key.kind]++;
-    dp->cur = NULL;
     return c;
 }
 
@@ -1243,37 +1270,21 @@ static void class_unref(struct dataplane *dp, uint8_t dscp)
     if (!c || (c->obj.refs && --c->obj.refs > 0))
         return;
     int r = dp->ops->mark_class_del(dp->be, dscp);
-    if (r < 0) {
-        char d[96];
-        dp_obj_describe(&c->obj, "remove", d, sizeof(d));
-        fprintf(stderr, "dataplane: %s failed: %s\n", d, strerror(-r));
-        return;
-    }
-    forget(dp, c);
+    log_remove_failed("", &c->obj, r);
+    if (r >= 0)
+        forget(dp, c);
 }
 
 unsigned dp_mark_many(struct dataplane *dp, struct dp_mark_op *ops, size_t n)
 {
-    if (!n)
-        return 0;
-    struct dp_mark_kop *k = calloc(n, sizeof(*k));
-    struct dp_entry **ents = calloc(n, sizeof(*ents));
-    long *kidx = calloc(n, sizeof(*kidx));
-    if (!k || !ents || !kidx) {
-        free(k);
-        free(ents);
-        free(kidx);
-        for (size_t i = 0; i < n; i++)
-            ops[i].result = -ENOMEM;
-        return (unsigned)n;
-    }
-    size_t nk = 0;
-    /* Phase 1: shadow bookkeeping (classes created now: their set must exist
-     * before its elements), element operations queued. */
+    struct batch b;
+    struct dp_mark_kop *k = batch_open(&b, n, sizeof(*k));
+    /* Phase 1: classes are created now (their set must exist before its
+     * elements). */
     for (size_t i = 0; i < n; i++) {
         struct dp_mark_op *op = &ops[i];
-        kidx[i] = -1;
-        op->result = 0;
+        if (!batch_op(&b, i, &op->result))
+            continue;
         bool get = op->op == DP_MARK_GET;
         int r = op->op > DP_MARK_PUT ? -EINVAL : mark_check(op->mark);
         if (r < 0) {
@@ -1283,80 +1294,28 @@ unsigned dp_mark_many(struct dataplane *dp, struct dp_mark_op *ops, size_t n)
         struct dp_obj key;
         dp_mark_obj(&key, op->mark);
         struct dp_entry *e = dp_set_find(&dp->set, &key);
-        if (get) {
-            if (e) {
-                if (e->pending && !k[e->pending - 1].add) {
-                    op->result = -EBUSY;
-                } else {
-                    e->obj.refs++;
-                    if (e->pending)
-                        kidx[i] = (long)e->pending - 1;
-                }
-                continue;
-            }
-            if (!class_ref(dp, op->mark->dscp, &op->result))
-                continue;
-            key.refs = 1;
-            e = dp_set_insert(&dp->set, &key);
-            if (!e) {
-                op->result = -ENOMEM;
-                class_unref(dp, op->mark->dscp);
-                continue;
-            }
-            dp->counts[key.kind]++;
-            dp->cur = NULL;
-            k[nk].add = true;
-        } else {
-            if (!e) {
-                op->result = -ENOENT;
-                continue;
-            }
-            if (e->obj.refs > 1) {
-                e->obj.refs--;
-                if (e->pending)
-                    kidx[i] = (long)e->pending - 1;
-                continue;
-            }
-            if (e->pending) {
-                op->result = -EBUSY;
-                continue;
-            }
-            k[nk].add = false;
+        if (batch_ref(&b, i, e, get, true))
+            continue;
+        if (get && !class_ref(dp, op->mark->dscp, &op->result))
+            continue;
+        if (get && !(e = remember(dp, &key, NULL))) {
+            op->result = -ENOMEM;
+            class_unref(dp, op->mark->dscp);
+            continue;
         }
-        k[nk].o = &e->obj;
-        ents[nk] = e;
-        e->pending = (unsigned)nk + 1;
-        kidx[i] = (long)nk;
-        nk++;
+        size_t q = batch_queue(&b, i, e, get, &k[b.nk].result);
+        k[q].add = get;
+        k[q].o = &e->obj;
     }
-    /* Phase 2: the kernel. */
-    if (nk) {
-        int r = dp->ops->mark_batch(dp->be, k, nk);
-        if (r < 0)
-            for (size_t j = 0; j < nk; j++)
-                k[j].result = r;
+    if (b.nk)
+        batch_sent(&b, dp->ops->mark_batch(dp->be, k, b.nk));
+    /* Phase 3: classes left without marks go. */
+    for (struct dp_entry *e; (e = batch_gone(&b));) {
+        uint8_t dscp = (uint8_t)e->obj.table;
+        forget(dp, e);
+        class_unref(dp, dscp);
     }
-    /* Phase 3: results; classes left without marks go. */
-    for (size_t j = 0; j < nk; j++) {
-        struct dp_entry *e = ents[j];
-        e->pending = 0;
-        if (k[j].add ? k[j].result < 0 : k[j].result == 0) {
-            uint8_t dscp = (uint8_t)e->obj.table;
-            forget(dp, e);
-            class_unref(dp, dscp);
-        }
-    }
-    unsigned failed = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (kidx[i] >= 0)
-            ops[i].result = k[kidx[i]].result;
-        if (ops[i].result < 0)
-            failed++;
-    }
-    free(k);
-    free(ents);
-    free(kidx);
-    return failed;
+    return batch_close(&b, k);
 }
 
 int dp_mark_get(struct dataplane *dp, const struct dp_mark *m)
