@@ -104,7 +104,8 @@ struct ha_state {
 struct reg_txn {
     struct mn_state *m;
     uint64_t har_id;
-    char *session_id;
+    char *session_id; /* the HAR's (for the HAA) */
+    char *vsid;       /* the key of the HA's VPN session (ha_har_rx: vsid) */
     char *origin;
     uint8_t flags;
     uint64_t ident;
@@ -928,10 +929,11 @@ static void har_deny(struct agent *a, const struct aaa_har *har, const struct mi
 
 /* The registration is complete: commit the SA, arm the lifetime, answer. */
 static void reg_commit(struct agent *a, struct mn_state *m, uint64_t har_id, const char *sid,
-                       const char *origin, uint8_t flags, uint64_t ident, uint16_t lifetime,
-                       struct in_addr src, uint16_t src_port, const struct mipd_sa *sa,
-                       const struct keygen *kg, bool has_fa_ha, const struct mipd_sa *fa_ha,
-                       struct in_addr coa, const struct in_addr *prev_fa)
+                       const char *vsid, const char *origin, uint8_t flags, uint64_t ident,
+                       uint16_t lifetime, struct in_addr src, uint16_t src_port,
+                       const struct mipd_sa *sa, const struct keygen *kg, bool has_fa_ha,
+                       const struct mipd_sa *fa_ha, struct in_addr coa,
+                       const struct in_addr *prev_fa)
 {
     struct binding *b = m->b;
     m->dyn.sa = *sa;
@@ -940,9 +942,9 @@ static void reg_commit(struct agent *a, struct mn_state *m, uint64_t har_id, con
         m->fa_ha = *fa_ha;
         m->fa_ha_peer = coa;
     }
-    if (!m->session_id || strcmp(m->session_id, sid)) {
+    if (!m->session_id || strcmp(m->session_id, vsid)) {
         free(m->session_id);
-        m->session_id = strdup(sid);
+        m->session_id = strdup(vsid);
     }
     b->src = src;
     b->src_port = src_port;
@@ -978,6 +980,7 @@ static void reg_txn_free(struct reg_txn *t)
         free(t->old_profiles);
     }
     free(t->session_id);
+    free(t->vsid);
     free(t->origin);
     OPENSSL_cleanse(t, sizeof(*t));
     free(t);
@@ -991,14 +994,14 @@ static void reg_undo(struct agent *a, struct reg_txn *t)
     if (a->vpn && t->cache_set) {
         if (t->had_session) {
             char err[VPN_ERR_MAX];
-            if (!vpn_cache_set(a->vpn, t->session_id, m->mn->nai, m->mn->home_addr, t->old_coa,
+            if (!vpn_cache_set(a->vpn, t->vsid, m->mn->nai, m->mn->home_addr, t->old_coa,
                                t->old_profiles, t->n_old, t->old_lifetime, agent_now_s(a), err,
                                sizeof(err)))
-                log_warn("cannot restore the VPN information of %s: %s", t->session_id, err);
+                log_warn("cannot restore the VPN information of %s: %s", t->vsid, err);
         } else {
-            vpn_cache_remove_id(a->vpn, t->session_id);
+            vpn_cache_remove_id(a->vpn, t->vsid);
         }
-        agent_vpn_restore(a, t->session_id);
+        agent_vpn_restore(a, t->vsid);
     }
     if (!m->b)
         return;
@@ -1060,8 +1063,8 @@ static void reg_bu_done(struct agent *a, void *arg, struct bu_txn *bt, int statu
     struct mn_state *m = t->m;
     m->txn = NULL;
     forget_lost_pcns(a, t);
-    reg_commit(a, m, t->har_id, t->session_id, t->origin, t->flags, t->ident, t->lifetime, t->src,
-               t->src_port, &t->sa, &t->kg, t->has_fa_ha, &t->fa_ha, t->coa,
+    reg_commit(a, m, t->har_id, t->session_id, t->vsid, t->origin, t->flags, t->ident, t->lifetime,
+               t->src, t->src_port, &t->sa, &t->kg, t->has_fa_ha, &t->fa_ha, t->coa,
                t->had_binding ? &t->prev_coa : NULL);
     reg_txn_free(t);
 }
@@ -1109,7 +1112,7 @@ static int send_bus(struct agent *a, struct reg_txn *t, const struct aaa_har *ha
             dst[ng] = d;
             peer[ng] = pp;
             struct vpn_info *vi = &groups[ng++];
-            snprintf(vi->session_id, sizeof(vi->session_id), "%s", har->session_id);
+            snprintf(vi->session_id, sizeof(vi->session_id), "%s", t->vsid);
             snprintf(vi->nai, sizeof(vi->nai), "%s", m->mn->nai);
             vi->hoa = m->mn->home_addr;
             vi->lifetime = life;
@@ -1199,7 +1202,7 @@ static void send_lifetime0_bus(struct agent *a, struct mn_state *m)
  * (nobody waits for its BA).  Called once the registration commits. */
 static void forget_lost_pcns(struct agent *a, const struct reg_txn *t)
 {
-    struct vpn_session *s = a->vpn ? vpn_cache_find(a->vpn, t->session_id) : NULL;
+    struct vpn_session *s = a->vpn ? vpn_cache_find(a->vpn, t->vsid) : NULL;
     if (!t->had_session || !t->old_profiles || !s)
         return;
     struct in_addr done[HA_MAX_BU_GROUPS];
@@ -1222,7 +1225,7 @@ static void forget_lost_pcns(struct agent *a, const struct reg_txn *t)
             continue;
         struct vpn_info vi;
         memset(&vi, 0, sizeof(vi));
-        snprintf(vi.session_id, sizeof(vi.session_id), "%s", t->session_id);
+        snprintf(vi.session_id, sizeof(vi.session_id), "%s", t->vsid);
         snprintf(vi.nai, sizeof(vi.nai), "%s", t->m->mn->nai);
         vi.hoa = t->m->mn->home_addr;
         char e[VPN_ERR_MAX];
@@ -1230,10 +1233,9 @@ static void forget_lost_pcns(struct agent *a, const struct reg_txn *t)
                      NULL, e, sizeof(e))) {
             a->cnt.pcn_forgotten++;
             log_info("PCN %s lost the profiles of session %s: lifetime-0 BU", inet_ntoa(p->src_gw),
-                     t->session_id);
+                     t->vsid);
         } else {
-            log_warn("cannot tell PCN %s to drop session %s: %s", inet_ntoa(p->src_gw),
-                     t->session_id, e);
+            log_warn("cannot tell PCN %s to drop session %s: %s", inet_ntoa(p->src_gw), t->vsid, e);
         }
     }
 }
@@ -1381,6 +1383,18 @@ void ha_har_rx(struct agent *a, const struct aaa_har *har)
     }
     char hoa_s[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &har->hoa, hoa_s, sizeof(hoa_s));
+    /* The key of the binding's VPN session.  FLOWS "Inter-domain move" 2-3:
+     * the AAAH takes the new FA's Session-Id over for the same session, and
+     * the HA "moves the binding, its tunnel or sends the BU to the PCN"
+     * (seeds [0070], [0086]): a HAR with another Session-Id for a live binding
+     * replaces the session's VPN information under the key it has -- only
+     * what changed is reprogrammed (vpn_dp_set, delete-then-set), and each PCN
+     * replaces its copy of the same session.  Ending the old session and
+     * starting a new one instead (all its SAs, marks and DSCP classes out
+     * and in again, a lifetime-0 BU then a BU to each PCN) took 3.5 s in the
+     * testbed's UML, longer than the MN waits (testbed inter-move). */
+    char vsid[VPN_SESSION_ID_MAX + 1];
+    snprintf(vsid, sizeof(vsid), "%s", m->b && m->session_id ? m->session_id : har->session_id);
 
     /* RFC 5944 §3.8.3: deregistration. */
     if (lifetime == 0 || rq.care_of_addr.s_addr == har->hoa.s_addr) {
@@ -1390,9 +1404,9 @@ void ha_har_rx(struct agent *a, const struct aaa_har *har)
             binding_free(a, m->b, true);
             a->cnt.deregistrations++;
         }
-        agent_vpn_remove(a, har->session_id);
+        agent_vpn_remove(a, vsid);
         if (a->vpn)
-            vpn_cache_remove_id(a->vpn, har->session_id);
+            vpn_cache_remove_id(a->vpn, vsid);
         log_info("%s (%s) deregistered via the AAA", har->nai, hoa_s);
         a->cnt.rrq_accepted++;
         uint8_t buf[MIP_MAX_MSG];
@@ -1419,6 +1433,7 @@ void ha_har_rx(struct agent *a, const struct aaa_har *har)
     t->m = m;
     t->har_id = har->id;
     t->session_id = strdup(har->session_id);
+    t->vsid = strdup(vsid);
     t->origin = har->origin_host ? strdup(har->origin_host) : NULL;
     t->flags = rq.flags;
     t->ident = rq.identification;
@@ -1431,7 +1446,7 @@ void ha_har_rx(struct agent *a, const struct aaa_har *har)
     t->has_fa_ha = has_fa_ha;
     t->fa_ha = fa_ha;
     OPENSSL_cleanse(&fa_ha, sizeof(fa_ha));
-    if (!t->session_id) {
+    if (!t->session_id || !t->vsid) {
         reg_txn_free(t);
         mn_idle(a, m);
         HAR_DENY(MIP_CODE_HA_INSUFFICIENT_RESOURCES, rq.identification, "out of memory");
@@ -1468,7 +1483,7 @@ void ha_har_rx(struct agent *a, const struct aaa_har *har)
     }
     /* Seed [0054]: cache the HA's VPN information (delete-then-set); keep the
      * previous content to restore it if a PCN refuses. */
-    struct vpn_session *old = vpn_cache_find(a->vpn, har->session_id);
+    struct vpn_session *old = vpn_cache_find(a->vpn, vsid);
     if (old) {
         t->had_session = true;
         t->old_coa = old->fa;
@@ -1482,7 +1497,7 @@ void ha_har_rx(struct agent *a, const struct aaa_har *har)
     char cerr[VPN_ERR_MAX];
     struct vpn_profile *prof = ha_profiles_with_legs(a, har, rq.care_of_addr);
     bool cached =
-        prof && vpn_cache_set(a->vpn, har->session_id, har->nai, har->hoa, rq.care_of_addr, prof,
+        prof && vpn_cache_set(a->vpn, vsid, har->nai, har->hoa, rq.care_of_addr, prof,
                               har->n_profiles, lifetime, agent_now_s(a), cerr, sizeof(cerr));
     if (!prof)
         snprintf(cerr, sizeof(cerr), "out of memory");
@@ -1492,7 +1507,7 @@ void ha_har_rx(struct agent *a, const struct aaa_har *har)
     }
     if (!cached) {
         a->cnt.vpn_cache_errors++;
-        log_warn("VPN information of %s refused by the cache: %s", har->session_id, cerr);
+        log_warn("VPN information of %s refused by the cache: %s", vsid, cerr);
         reg_undo(a, t); /* the cache is unchanged: the binding only */
         reg_txn_free(t);
         mn_idle(a, m);
@@ -1501,7 +1516,7 @@ void ha_har_rx(struct agent *a, const struct aaa_har *har)
     }
     t->cache_set = true;
     /* A new session of the same MN replaces the binding's old one. */
-    if (m->session_id && strcmp(m->session_id, har->session_id)) {
+    if (m->session_id && strcmp(m->session_id, vsid)) {
         send_lifetime0_bus(a, m);
         agent_vpn_remove(a, m->session_id);
         vpn_cache_remove_id(a->vpn, m->session_id);
@@ -1511,9 +1526,9 @@ void ha_har_rx(struct agent *a, const struct aaa_har *har)
     /* Seed [0057], [0060]-[0062]: MAVPN, the HA's own tunnels and marks
      * (ha-gw and fa-ha legs; the fa-pcn ones go to the PCN by BU). */
     {
-        struct vpn_session *vs = vpn_cache_find(a->vpn, har->session_id);
+        struct vpn_session *vs = vpn_cache_find(a->vpn, vsid);
         static char vwhy[VPN_ERR_MAX + 96];
-        if (vs && agent_vpn_set(a, har->session_id, har->hoa, vs->profiles, vs->n_profiles, vwhy,
+        if (vs && agent_vpn_set(a, vsid, har->hoa, vs->profiles, vs->n_profiles, vwhy,
                                 sizeof(vwhy)) < 0) {
             reg_undo(a, t); /* cache, kernel objects and binding as they were */
             reg_txn_free(t);
@@ -1539,8 +1554,8 @@ void ha_har_rx(struct agent *a, const struct aaa_har *har)
         return;
     }
     forget_lost_pcns(a, t);
-    reg_commit(a, m, t->har_id, t->session_id, t->origin, t->flags, t->ident, t->lifetime, t->src,
-               t->src_port, &t->sa, &t->kg, t->has_fa_ha, &t->fa_ha, t->coa,
+    reg_commit(a, m, t->har_id, t->session_id, t->vsid, t->origin, t->flags, t->ident, t->lifetime,
+               t->src, t->src_port, &t->sa, &t->kg, t->has_fa_ha, &t->fa_ha, t->coa,
                t->had_binding ? &t->prev_coa : NULL);
     reg_txn_free(t);
     OPENSSL_cleanse(&sa, sizeof(sa));

@@ -54,6 +54,8 @@ struct req_opts {
     const char *ha;
     bool mn_ha; /* add an MN-HA authenticator with the derived key */
     bool bad_mn_ha;
+    const char *coa; /* the FA (default 192.0.2.11, FA1) */
+    const char *sid; /* the HAR's Session-Id (default SID) */
 };
 
 /* What the MN sent through the FA (the AAAH already checked MN-AAA). */
@@ -66,7 +68,7 @@ static size_t mn_request(struct t *t, const struct req_opts *o, uint8_t *buf, si
     rq.lifetime = o->lifetime;
     rq.home_addr = h_ip("0.0.0.0");
     rq.home_agent = h_ip(o->ha ? o->ha : "10.10.0.1");
-    rq.care_of_addr = h_ip("192.0.2.11");
+    rq.care_of_addr = h_ip(o->coa ? o->coa : "192.0.2.11");
     rq.identification = h_ident(o->low);
     mip_put_reg_request(&w, &rq);
     mip_put_nai(&w, NAI, strlen(NAI));
@@ -108,18 +110,19 @@ static void har(struct t *t, const struct req_opts *o, enum set which, uint64_t 
     size_t n = mn_request(t, o, req, sizeof(req));
     struct vpn_profile p[3];
     unsigned np = 0;
+    const char *fa = o->coa ? o->coa : "192.0.2.11";
     if (which != DYNAMIC_SET) {
         /* scenario 1 (seed [0040]): ha-gw and fa-ha legs of profile 1 */
         profile(&p[np++], 1, "172.16.50.0/24", "10.10.0.1", "192.0.2.60", false);
-        profile(&p[np++], 1, "172.16.50.0/24", "10.10.0.1", "192.0.2.11", false);
+        profile(&p[np++], 1, "172.16.50.0/24", "10.10.0.1", fa, false);
         p[1].spi_up += 4;
         p[1].spi_down += 4;
     }
     if (which != STATIC_SET) /* scenario 4 (seed [0041]): fa-pcn, src GW = PCN, dst GW = FA */
-        profile(&p[np++], 2, "172.16.60.0/24", "192.0.2.70", "192.0.2.11", true);
+        profile(&p[np++], 2, "172.16.60.0/24", "192.0.2.70", fa, true);
     struct aaa_har h = {
         .id = id,
-        .session_id = SID,
+        .session_id = o->sid ? o->sid : SID,
         .origin_host = "aaah.home.example",
         .nai = NAI,
         .reg_req = req,
@@ -594,6 +597,63 @@ static void test_service_update_forgets_pcn(void **st)
     t_free(&t);
 }
 
+/* Inter-domain move (scenarios 3 and 6, FLOWS "Inter-domain move" 2-3): the
+ * AAAH's HAR names the new FA's Session-Id for the same session.  The HA keeps
+ * one VPN session under the key it had, its FA rewritten; the PCN gets one BU
+ * for that session (no lifetime-0 BU ending it first); the HAA (the HAR's
+ * Session-Id) waits for the BA and names the previous FA. */
+static void test_inter_domain_move_keeps_session(void **st)
+{
+    (void)st;
+    struct t t = ha_aaa_new();
+    struct req_opts o = {.low = 1, .lifetime = 600};
+    har(&t, &o, BOTH_SET, 7);
+    struct mip_experimental bu = bu_at(&t, 0, NULL);
+    send_ba(&t, &bu, 0, true, "192.0.2.70");
+    assert_int_equal(t.c->n_haa, 1);
+    h_advance(t.h, 2000);
+    o.low = 2;
+    o.coa = "192.0.2.13";
+    o.sid = "fa3.visit-b.example;1;1";
+    unsigned tx = t.h->n_tx;
+    har(&t, &o, BOTH_SET, 8);
+    assert_int_equal(t.h->n_tx, tx + 1); /* the move's BU only */
+    struct vpn_info info;
+    struct mip_experimental mv = bu_at(&t, tx, &info);
+    assert_int_equal(mv.u.bu.lifetime, 300);
+    assert_int_equal(mv.u.bu.care_of_addr.s_addr, h_ip("192.0.2.13").s_addr);
+    assert_string_equal(info.session_id, SID);
+    assert_int_equal(info.n, 1);
+    assert_int_equal(info.profiles[0].dst_gw.s_addr, h_ip("192.0.2.13").s_addr);
+    vpn_info_clear(&info);
+    assert_int_equal(t.c->n_haa, 1); /* waits for the BA (seed Fig. 29) */
+    send_ba(&t, &mv, 0, true, "192.0.2.70");
+    assert_int_equal(t.c->n_haa, 2);
+    assert_int_equal(haa_reply(&t, 1, 2001).code, 0);
+    assert_true(t.c->haa[1].has_prev_fa);
+    assert_int_equal(t.c->haa[1].prev_fa.s_addr, h_ip("192.0.2.11").s_addr);
+    assert_true(cap_has_event(t.c, "tx HAA", "fa3.visit-b.example;1;1", "code=2001"));
+    assert_int_equal(vpn_cache_count(t.h->a.vpn), 1);
+    struct vpn_session *vs = vpn_cache_find(t.h->a.vpn, SID);
+    assert_non_null(vs);
+    assert_int_equal(vs->fa.s_addr, h_ip("192.0.2.13").s_addr);
+    assert_int_equal(vs->n_profiles, 3);
+    assert_int_equal(t.h->a.cnt.vpn_removed, 0); /* replaced, never removed */
+    assert_int_equal(ha_binding_count(&t.h->a), 1);
+    /* Its end still reaches the PCN, for the session it holds. */
+    tx = t.h->n_tx;
+    h_advance(t.h, 301000);
+    assert_int_equal(ha_binding_count(&t.h->a), 0);
+    assert_int_equal(t.h->n_tx, tx + 1);
+    struct mip_experimental bye = bu_at(&t, tx, &info);
+    assert_int_equal(bye.u.bu.lifetime, 0);
+    assert_string_equal(info.session_id, SID);
+    vpn_info_clear(&info);
+    send_ba(&t, &bye, 0, true, "192.0.2.70");
+    assert_int_equal(vpn_cache_count(t.h->a.vpn), 0);
+    t_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -605,6 +665,7 @@ int main(void)
         cmocka_unit_test(test_udp_with_derived_key),
         cmocka_unit_test(test_move_from_new_fa),
         cmocka_unit_test(test_service_update_forgets_pcn),
+        cmocka_unit_test(test_inter_domain_move_keeps_session),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
