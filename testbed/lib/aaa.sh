@@ -428,7 +428,9 @@ tb_node_events() {
 # A received message names the node it came from (for an AMA at the FA: its Origin-Host).
 # A registration request sent or received again before any reply is a retransmission (the MN
 # emulator repeats after 1 s; the FA drops the copy while the AAA works, RFC 5944 §3.6.3): it
-# is left out; with "retx" the number left out is printed instead.
+# is left out; so is a BU sent again before its BA (bu.c's back-off), the extra BA that answers
+# it (bu.c logs it with session "-"), and at the receiver a BU that repeats one it answered
+# within 3 s, with its answer.  With "retx" the number left out is printed instead.
 node_msgs() {
     local t0 t1
     t0=$(awk -v t="$1" 'BEGIN { printf "%.0f", t * 1000 }')
@@ -436,11 +438,30 @@ node_msgs() {
     _tb_events_once | awk -v t0="$t0" -v t1="$t1" -v n="$3" -v what="${4:-msgs}" '
         $2 >= t0 && $2 <= t1 && $3 == n {
             p = $6; sub(/^peer=/, "", p)
+            sid = $7; sub(/^session=/, "", sid)
             if ($5 == "RRQ") {
                 if (($4 ":" p) in pending) { retx++; next }
                 pending[$4 ":" p] = 1
             } else if ($5 == "RRP") {
                 delete pending
+            } else if ($5 == "BU" && $4 == "tx") {
+                # bu.c sends a BU again until its BA: the same message, not a new one.
+                if ((p ":" sid) in bu_out) { retx++; next }
+                bu_out[p ":" sid] = 1
+            } else if ($5 == "BA" && $4 == "rx") {
+                # The BA of a repeated BU comes twice; the second carries no session (bu.c).
+                if (sid == "-" && (p in ba_seen)) { retx++; next }
+                ba_seen[p] = 1
+                for (k in bu_out) if (index(k, p ":") == 1) delete bu_out[k]
+            } else if ($5 == "BU" && $4 == "rx") {
+                # A repeat that crossed our BA (same peer, same session, within 3 s): it and
+                # the BA we answer it with are left out.
+                if (((p ":" sid) in ba_out) && $2 - ba_out[p ":" sid] <= 3000) {
+                    retx++; skip_ba[p ":" sid] = 1; next
+                }
+            } else if ($5 == "BA" && $4 == "tx") {
+                if ((p ":" sid) in skip_ba) { delete skip_ba[p ":" sid]; next }
+                ba_out[p ":" sid] = $2
             }
             out = out sprintf("%s%s %s%s", sep, $4, $5, ($4 == "rx" ? " from " p : "")); sep = ", "
         }
