@@ -58,9 +58,10 @@ narrate "At $TB_PCN_REFRESH_S s left the PCN asks the HA (BR); the binding still
 wait_until $((REG_LIFETIME + 5)) ev_seen pcn tx BR "$t_reg0" || true
 t_br=$(ev_ms pcn tx BR "$t_reg0")
 say -a pcn "BR sent $(ms_between "$t_bu0" "$t_br") ms after the BU that set the session"
-check "the PCN sent its BR when $TB_PCN_REFRESH_S s of the $REG_LIFETIME s were left (BU + 15 s, within 1.5 s)" \
+# Within 2.5 s: lifetimes are whole seconds and the PCN looks once a second.
+check "the PCN sent its BR when $TB_PCN_REFRESH_S s of the $REG_LIFETIME s were left (BU + 15 s, within 2.5 s)" \
     expect_le "seconds off" "$(awk -v a="${t_bu0:-0}" -v b="${t_br:-0}" -v l="$REG_LIFETIME" -v t="$TB_PCN_REFRESH_S" \
-        'BEGIN { d = (b - a) / 1000 - (l - t); if (d < 0) d = -d; if (a == 0 || b == 0) d = 999; printf "%.2f", d }')" 1.5
+        'BEGIN { d = (b - a) / 1000 - (l - t); if (d < 0) d = -d; if (a == 0 || b == 0) d = 999; printf "%.2f", d }')" 2.5
 t_br_s=$(awk -v t="${t_br:-0}" 'BEGIN { printf "%.3f", t / 1000 - 0.001 }')
 wait_until 5 ev_seen pcn tx BA "$t_br_s" || true
 sleep 1
@@ -70,10 +71,12 @@ check "BR -> BU -> BA: the HA answered the PCN's BR with a BU, the PCN acknowled
     "fa1=" "aaah=" "aaafa="
 # (The MN renews every 20 s and each renewal's BU gives the PCN 30 s again: a BR comes 15 s
 # after each, and each is answered while the binding lives.)
-br_rx=$(agent_counter ha br_rx)
-ANSWERED=$(agent_counter ha br_answered)
+# (One snapshot of the counters: a BR may arrive between two reads.)
+read -r br_rx ANSWERED br_silent < <(mipctl_json ha counters | jq -r \
+    '[(.items // .)[]? | {(.name): .value}] | add | "\(.br_rx // 0) \(.br_answered // 0) \(.br_silent // 0)"')
 check "HA counters: every BR answered while the binding involves the PCN (br_rx = br_answered >= 1, br_silent 0)" \
-    expect_eq "answered all / silent" "$([ "$br_rx" -ge 1 ] && [ "$br_rx" = "$ANSWERED" ] && echo "yes ($br_rx)") / $(agent_counter ha br_silent)" "yes ($br_rx) / 0"
+    expect_eq "received/answered/silent" "$br_rx/$ANSWERED/$br_silent" "$br_rx/$br_rx/0"
+check "HA counters: at least one BR received" expect_ge "br_rx" "$br_rx" 1
 check "PCN: the VPN information still there after the BR's BU" vpn_cache_is pcn "$PCN_LEG"
 metric br_to_bu_ms "$(ms_between "$t_br" "$(ev_ms pcn rx BU "$t_br_s")")"
 
